@@ -1,0 +1,1 @@
+# Copyright (c) mmmae contributors. All rights reserved.

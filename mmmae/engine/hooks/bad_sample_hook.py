@@ -1,0 +1,2 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+__all__ = []

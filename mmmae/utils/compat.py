@@ -1,0 +1,232 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""Workarounds for known breakages of the released OpenMMLab stack.
+
+Each patch detects the broken condition first and does nothing when upstream
+is fixed, so this module can stay in place across upgrades. All of them are
+applied once by :func:`apply_compat_patches`, which ``import mmmae`` calls.
+
+* ``mmaction2==1.2.0`` wheels lack ``mmaction/models/localizers/drn``
+  (open-mmlab/mmaction2#2714): ``import mmaction.models`` fails.
+* ``mmsegmentation==1.2.2`` imports ``mmcv.ops`` unconditionally, which the
+  compile-free ``mmcv-lite`` lacks.
+* ``mmaction2==1.2.0`` imports its VindLU models whenever ``transformers``
+  is installed, and they use names ``transformers>=5`` removed
+  (``apply_chunking_to_forward``): ``import mmaction.models`` fails.
+* ``torch>=2.6`` defaults ``torch.load`` to ``weights_only=True``, which breaks
+  MMEngine 0.10.7 ``resume``/``load_from`` (open-mmlab/mmengine#1655).
+"""
+import importlib.util
+import inspect
+import logging
+import os.path as osp
+import sys
+import types
+from typing import Dict
+
+import torch
+
+_APPLIED: Dict[str, bool] = {}
+
+
+def _log(msg: str) -> None:
+    from mmengine.logging import print_log
+    print_log(msg, logger='current', level=logging.DEBUG)
+
+
+class MissingDRN:
+    """Placeholder for ``mmaction``'s DRN localizer missing from the wheel."""
+
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError(
+            'mmaction.models.localizers.drn is missing from the installed '
+            'mmaction2 wheel (open-mmlab/mmaction2#2714). Install mmaction2 '
+            'from source to use DRN.')
+
+
+def patch_mmaction_missing_drn() -> bool:
+    """Stand in for the DRN package the mmaction2 1.2.0 wheel lacks.
+
+    Returns:
+        bool: True when the stand-in was installed, False when not needed.
+    """
+    spec = importlib.util.find_spec('mmaction')
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    root = list(spec.submodule_search_locations)[0]
+    if osp.isdir(osp.join(root, 'models', 'localizers', 'drn')):
+        return False  # source install or fixed wheel
+    if 'mmaction.models.localizers.drn' in sys.modules:
+        return False
+    pkg = types.ModuleType('mmaction.models.localizers.drn')
+    pkg.__path__ = []  # a package, so `from .drn.drn import DRN` resolves
+    mod = types.ModuleType('mmaction.models.localizers.drn.drn')
+    mod.DRN = MissingDRN
+    pkg.drn = mod
+    sys.modules[pkg.__name__] = pkg
+    sys.modules[mod.__name__] = mod
+    _log('mmmae.compat: stubbed mmaction.models.localizers.drn (#2714)')
+    return True
+
+
+def _mmcv_has_ext() -> bool:
+    try:
+        return importlib.util.find_spec('mmcv._ext') is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def patch_mmcv_ops_for_lite() -> bool:
+    """Give mmcv-lite a minimal ``mmcv.ops`` so ``mmseg`` imports.
+
+    Only ``point_sample`` (pure PyTorch in mmcv) is provided; any other
+    ``mmcv.ops`` name raises ``ModuleNotFoundError`` mentioning ``mmcv._ext``,
+    which is what mmseg's own ``try/except ModuleNotFoundError`` guards expect.
+
+    Returns:
+        bool: True when the stand-in was installed, False when not needed.
+    """
+    mmcv_spec = importlib.util.find_spec('mmcv')
+    if mmcv_spec is None or _mmcv_has_ext():
+        return False
+    existing = sys.modules.get('mmcv.ops')
+    if existing is not None:
+        return False  # real ops already imported, or patched before
+    mmcv_root = list(mmcv_spec.submodule_search_locations)[0]
+    ps_path = osp.join(mmcv_root, 'ops', 'point_sample.py')
+    if not osp.isfile(ps_path):
+        return False
+    ps_spec = importlib.util.spec_from_file_location('mmcv.ops.point_sample',
+                                                     ps_path)
+    ps_mod = importlib.util.module_from_spec(ps_spec)
+    ps_spec.loader.exec_module(ps_mod)
+
+    ops = types.ModuleType('mmcv.ops')
+    ops.__path__ = []
+    ops.__file__ = __file__
+    ops.point_sample = ps_mod.point_sample
+    ops.point_sample_module = ps_mod
+
+    def sigmoid_focal_loss(*args, **kwargs):
+        raise ModuleNotFoundError(
+            "No module named 'mmcv._ext': sigmoid_focal_loss needs the full "
+            'mmcv (compiled ops); mmmae installs mmcv-lite.')
+
+    ops.sigmoid_focal_loss = sigmoid_focal_loss
+
+    def __getattr__(name):
+        if name.startswith('__') and name.endswith('__'):
+            raise AttributeError(name)
+        raise ModuleNotFoundError(
+            f"No module named 'mmcv._ext' (mmcv.ops.{name} needs the full, "
+            'compiled mmcv; mmmae runs on mmcv-lite)')
+
+    ops.__getattr__ = __getattr__
+    sys.modules['mmcv.ops'] = ops
+    sys.modules['mmcv.ops.point_sample'] = ps_mod
+    import mmcv
+    mmcv.ops = ops
+    _log('mmmae.compat: installed pure-PyTorch mmcv.ops stand-in')
+    return True
+
+
+def _transformers_major() -> int:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return int(version('transformers').split('.')[0])
+        except PackageNotFoundError:
+            return 0
+    except (ImportError, ValueError):
+        return 0
+
+
+def patch_mmaction_multimodal_transformers5() -> bool:
+    """Keep ``import mmaction.models`` working next to ``transformers>=5``.
+
+    mmaction2 1.2.0 decides ``WITH_MULTIMODAL`` from the mere presence of
+    ``transformers``; its VindLU code then imports helpers removed in v5. We
+    turn the flag off (VindLU is replaced by mmaction's own placeholders);
+    mmmae needs transformers only as a parity peer for HF checkpoints.
+
+    Returns:
+        bool: True when the flag was turned off, False when not needed.
+    """
+    if _transformers_major() < 5 or importlib.util.find_spec(
+            'mmaction') is None:
+        return False
+    if 'mmaction.models.multimodal' in sys.modules:
+        return False  # too late to matter; imported already
+    from mmaction.utils import dependency
+    if not getattr(dependency, 'WITH_MULTIMODAL', False):
+        return False
+    dependency.WITH_MULTIMODAL = False
+    _log('mmmae.compat: mmaction VindLU disabled (needs transformers<5)')
+    return True
+
+
+def _torch_load_defaults_to_weights_only() -> bool:
+    """Whether ``torch.load`` without ``weights_only`` refuses pickles."""
+    try:
+        params = inspect.signature(torch.load).parameters
+    except (TypeError, ValueError):
+        return False
+    if 'weights_only' not in params:
+        return False
+    default = params['weights_only'].default
+    # torch>=2.6 declares `weights_only=None` and resolves it to True.
+    if default is None:
+        from packaging.version import Version
+        return Version(torch.__version__.split('+')[0]) >= Version('2.6')
+    return bool(default)
+
+
+def _mmengine_local_loader_passes_weights_only() -> bool:
+    from mmengine.runner import checkpoint as ckpt
+    src = inspect.getsource(ckpt.load_from_local)
+    return 'weights_only' in src
+
+
+def patch_mmengine_torch_load() -> bool:
+    """Re-register MMEngine's local checkpoint loader with pickles allowed.
+
+    MMEngine checkpoints pickle the message hub and numpy RNG state, which
+    ``weights_only=True`` rejects. Only the local-file scheme is affected
+    (``http`` goes through ``torch.hub`` which still defaults to False).
+    Load only checkpoints you trust.
+
+    Returns:
+        bool: True when the loader was replaced, False when not needed.
+    """
+    if not _torch_load_defaults_to_weights_only():
+        return False
+    if _mmengine_local_loader_passes_weights_only():
+        return False  # mmengine>=0.10.8 / main already passes it
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    def load_from_local(filename, map_location):
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        return torch.load(
+            filename, map_location=map_location, weights_only=False)
+
+    load_from_local.__mmmae_patched__ = True
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
+    _log('mmmae.compat: mmengine local checkpoint loader uses '
+         'weights_only=False (mmengine#1655)')
+    return True
+
+
+def apply_compat_patches() -> Dict[str, bool]:
+    """Apply every patch once.
+
+    Returns:
+        dict: patch name -> whether it changed anything (first call only;
+        later calls return the cached result).
+    """
+    if not _APPLIED:
+        for fn in (patch_mmaction_missing_drn,
+                   patch_mmaction_multimodal_transformers5,
+                   patch_mmcv_ops_for_lite, patch_mmengine_torch_load):
+            _APPLIED[fn.__name__] = fn()
+    return dict(_APPLIED)

@@ -1,0 +1,67 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+
+import mmmae  # noqa: F401  (compat patches before any mmaction/mmseg import)
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def fixtures_dir() -> str:
+    """Official-code parity fixtures: ``$MMMAE_FIXTURES`` or ``../shared/fixtures``."""
+    return os.environ.get('MMMAE_FIXTURES',
+                          osp.join(REPO_ROOT, '..', 'shared', 'fixtures'))
+
+
+def load_fixture(name: str) -> dict:
+    """Load one fixture file; fail (not skip) when it is missing."""
+    import torch
+    path = osp.join(fixtures_dir(), name)
+    if not osp.isfile(path):
+        pytest.fail(f'parity fixture {path} is missing; set MMMAE_FIXTURES '
+                    'to the folder holding the shared fixtures')
+    return torch.load(path, weights_only=True)
+
+
+def write_mp4(path: str, frames: np.ndarray, fps: int = 10) -> str:
+    """Write ``frames`` ``(T, H, W, 3)`` uint8 RGB to an mp4 (mp4v) file."""
+    import cv2
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    t, h, w, _ = frames.shape
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), fps,
+                             (w, h))
+    assert writer.isOpened(), f'cv2 cannot write {path}'
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    writer.release()
+    return path
+
+
+def random_video(num_frames=20, size=(48, 64), seed=0) -> np.ndarray:
+    """A smooth random clip ``(T, H, W, 3)`` uint8 that survives mp4 coding."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    base = rng.integers(0, 255, (h // 8 + 1, w // 8 + 1, 3)).astype(np.uint8)
+    import cv2
+    frames = []
+    for t in range(num_frames):
+        img = cv2.resize(np.roll(base, t, axis=1), (w, h),
+                         interpolation=cv2.INTER_LINEAR)
+        frames.append(img)
+    return np.stack(frames)
+
+
+@pytest.fixture(scope='session')
+def video_dir(tmp_path_factory):
+    """Four real mp4 files (decodable by decord) and an annotation list."""
+    root = tmp_path_factory.mktemp('videos')
+    lines = []
+    for i in range(4):
+        name = f'clip_{i}.mp4'
+        write_mp4(str(root / name), random_video(24, (48, 64), seed=i))
+        lines.append(f'{name} {i % 2}')
+    (root / 'ann.txt').write_text('\n'.join(lines) + '\n')
+    return root

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create/refresh the project virtualenv (.venv) and install mmmae into it.
+# Idempotent: a stamp of the requirement files makes a second run take seconds.
+# Usage: source-free; `bash tools/setup_env.sh` prints the python to use on its last line.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+VENV="${MMMAE_VENV:-$ROOT/.venv}"
+
+"$PY" - <<'PYEOF'
+import sys
+if sys.version_info < (3, 10):
+    sys.exit(f'mmmae needs Python >= 3.10, found {sys.version.split()[0]}; '
+             'set PYTHON=/path/to/python3.10+')
+PYEOF
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "[mmmae] creating virtualenv $VENV" >&2
+    "$PY" -m venv "$VENV"
+fi
+STAMP="$VENV/.mmmae_env_stamp"
+WANT="$(cat requirements.txt requirements/*.txt setup.py | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+    echo "[mmmae] installing requirements into $VENV (first run takes a few minutes)" >&2
+    "$VENV/bin/python" -m pip install -q -r requirements.txt >&2
+    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >&2
+    echo "$WANT" > "$STAMP"
+fi
+echo "$VENV/bin/python"

@@ -1,2 +1,2 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-__all__ = []
+from .amp_cpu import *  # noqa: F401,F403

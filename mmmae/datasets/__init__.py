@@ -1,1 +1,4 @@
 # Copyright (c) mmmae contributors. All rights reserved.
+from .demo import *  # noqa: F401,F403
+from .transforms import *  # noqa: F401,F403
+from .video_dataset import *  # noqa: F401,F403

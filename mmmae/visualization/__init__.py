@@ -1,1 +1,3 @@
 # Copyright (c) mmmae contributors. All rights reserved.
+from .reconstruction import *  # noqa: F401,F403
+from .inference import *  # noqa: F401,F403

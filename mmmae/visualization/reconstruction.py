@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'COLUMN_TITLES', 'mask_to_pixels', 'masked_mse', 'select_frames',
-    'make_reconstruction_grid', 'save_reconstruction'
+    'COLUMN_TITLES', 'mask_to_pixels', 'predicted_pixels', 'masked_mse',
+    'select_frames', 'make_reconstruction_grid', 'save_reconstruction'
 ]
 
 #: Column titles, left to right (the header wraps them to the tile width).
@@ -30,12 +30,15 @@ COLUMN_TITLES = (
     'original',
     'masked input (grey = hidden)',
     'reconstruction: raw prediction',
-    'reconstruction: GT patch stats (uses ground-truth mean/std: leaks)',
+    'reconstruction using ground-truth patch mean/std (leaks)',
 )
 
 FOOTNOTE = ('Last column un-normalizes predictions with the ground-truth '
             'mean/std of each hidden patch (as upstream VideoMAE vis): '
             'it leaks the answer. Judge the model by the raw prediction.')
+
+UNDECODED_NOTE = ('Dark blue in the reconstructions: hidden tokens the V2 '
+                  'decoder mask left out (no prediction).')
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _BG = (24, 24, 24)
@@ -101,6 +104,31 @@ def mask_to_pixels(mask: ArrayLike, video_shape: Sequence[int],
     return m.repeat(tt, 0).repeat(ph, 1).repeat(pw, 2)
 
 
+def predicted_pixels(mask: ArrayLike,
+                     video_shape: Sequence[int],
+                     patch_size: Union[int, Sequence[int]],
+                     tubelet_size: int,
+                     decoder_mask: Optional[ArrayLike] = None) -> np.ndarray:
+    """Pixels that are hidden from the encoder and predicted by the decoder.
+
+    Args:
+        mask (np.ndarray | Tensor): ``(N,)`` bool, True = hidden.
+        video_shape (Sequence[int]): ``(T, H, W)`` or ``(C, T, H, W)``.
+        patch_size (int | Sequence[int]): spatial patch size.
+        tubelet_size (int): temporal token size.
+        decoder_mask (np.ndarray | Tensor, optional): ``(N,)`` bool V2
+            decoder mask, True = not reconstructed.
+
+    Returns:
+        np.ndarray: ``(T, H, W)`` bool.
+    """
+    pix = mask_to_pixels(mask, video_shape, patch_size, tubelet_size)
+    if decoder_mask is not None:
+        pix &= ~mask_to_pixels(decoder_mask, video_shape, patch_size,
+                               tubelet_size)
+    return pix
+
+
 def masked_mse(pred01: ArrayLike, target01: ArrayLike,
                pixel_mask: np.ndarray) -> float:
     """Mean squared error over the hidden pixels (all channels).
@@ -141,8 +169,10 @@ def select_frames(num_frames: int,
         k = max(1, min(k, num_frames))
         idx = np.linspace(0, num_frames - 1, k).round().astype(int).tolist()
     else:
-        idx = [int(i) % num_frames if -num_frames <= int(i) < num_frames
-               else None for i in frames]
+        idx = [
+            int(i) % num_frames if -num_frames <= int(i) < num_frames else None
+            for i in frames
+        ]
         if any(i is None for i in idx) or not idx:
             raise IndexError(f'frames {list(frames)} out of range for a clip '
                              f'of {num_frames} frames')
@@ -167,8 +197,7 @@ def _to_uint8_frames(video01: ArrayLike) -> np.ndarray:
     return (v.transpose(1, 2, 3, 0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def _wrap(text: str, width_px: int, scale: float,
-          thickness: int) -> List[str]:
+def _wrap(text: str, width_px: int, scale: float, thickness: int) -> List[str]:
     """Greedy word wrap of ``text`` to ``width_px`` for cv2's font."""
     lines: List[str] = []
     cur = ''
@@ -190,9 +219,15 @@ def _line_height(scale: float, thickness: int) -> int:
     return th + base + 3
 
 
-def _draw_lines(img: np.ndarray, lines: Sequence[str], x0: int, y0: int,
-                width: int, scale: float, thickness: int,
-                color: Tuple[int, int, int], center: bool = True) -> None:
+def _draw_lines(img: np.ndarray,
+                lines: Sequence[str],
+                x0: int,
+                y0: int,
+                width: int,
+                scale: float,
+                thickness: int,
+                color: Tuple[int, int, int],
+                center: bool = True) -> None:
     lh = _line_height(scale, thickness)
     (_, th), _ = cv2.getTextSize('Ag', _FONT, scale, thickness)
     for k, line in enumerate(lines):
@@ -211,11 +246,15 @@ def make_reconstruction_grid(original01: ArrayLike,
                              tubelet_size: int = 2,
                              frames: Union[None, int, Sequence[int]] = None,
                              min_tile_size: int = 128,
-                             mask_color: Tuple[int, int, int] = (128, 128,
-                                                                 128),
+                             mask_color: Tuple[int, int,
+                                               int] = (128, 128, 128),
                              gap: int = 2,
                              title: Optional[str] = None,
-                             footnote: bool = True) -> np.ndarray:
+                             footnote: bool = True,
+                             decoder_mask: Optional[ArrayLike] = None,
+                             undecoded_color: Tuple[int, int,
+                                                    int] = (40, 40, 96),
+                             return_layout: bool = False):
     """Draw ``original | masked | recon (raw) | recon (GT stats)``.
 
     Tiles are upscaled with nearest neighbour by an integer factor so the
@@ -248,9 +287,21 @@ def make_reconstruction_grid(original01: ArrayLike,
         title (str, optional): a line drawn above the header.
         footnote (bool): draw the leak explanation under the grid (only when
             the GT-stats column is present).
+        decoder_mask (np.ndarray | Tensor, optional): ``(N,)`` bool V2
+            decoder mask, True = not reconstructed. Tokens hidden from the
+            encoder *and* not decoded have no prediction (the model's
+            reconstruction keeps their input pixels); they are filled with
+            ``undecoded_color`` in the reconstruction columns so ground truth
+            is not passed off as a prediction.
+        undecoded_color (tuple[int]): RGB fill for hidden, undecoded tokens.
+        return_layout (bool): also return where things were drawn.
 
     Returns:
-        np.ndarray: ``(H_img, W_img, 3)`` uint8 RGB image.
+        np.ndarray | tuple: ``(H_img, W_img, 3)`` uint8 RGB image; with
+        ``return_layout`` a tuple ``(image, layout)`` where ``layout`` has
+        ``frames`` (the shown indices), ``scale`` (the upscale factor),
+        ``header`` (``(y0, y1)`` rows of the label band), ``titles`` and
+        ``tiles``: ``{(row, col): (y, x, tile_h, tile_w)}``.
     """
     orig = _to_uint8_frames(original01)
     t, h, w, _ = orig.shape
@@ -259,6 +310,10 @@ def make_reconstruction_grid(original01: ArrayLike,
     masked = orig.copy()
     masked[pix] = np.asarray(mask_color, dtype=np.uint8)
     cols.append(masked)
+    undecoded = None
+    if decoder_mask is not None:
+        undecoded = pix & mask_to_pixels(decoder_mask,
+                                         (t, h, w), patch_size, tubelet_size)
     for v in (recon_raw01, recon_gt_stats01):
         if v is None:
             continue
@@ -266,6 +321,8 @@ def make_reconstruction_grid(original01: ArrayLike,
         if arr.shape != orig.shape:
             raise ValueError(f'reconstruction {arr.shape[:3]} and original '
                              f'{orig.shape[:3]} differ in (T, H, W)')
+        if undecoded is not None:
+            arr[undecoded] = np.asarray(undecoded_color, dtype=np.uint8)
         cols.append(arr)
     titles = list(COLUMN_TITLES[:len(cols)])
     idx = select_frames(t, frames)
@@ -285,15 +342,21 @@ def make_reconstruction_grid(original01: ArrayLike,
     width = margin + ncol * tw_ + (ncol + 1) * gap
     title_lines = _wrap(title, width - 8, fscale, thick) if title else []
     title_h = len(title_lines) * lh + 6 if title_lines else 0
-    show_note = footnote and recon_gt_stats01 is not None
+    note = FOOTNOTE if footnote and recon_gt_stats01 is not None else ''
+    if undecoded is not None:
+        note = (UNDECODED_NOTE + ' ' + note).strip()
     note_scale = max(0.35, fscale * 0.85)
-    note_lines = _wrap(FOOTNOTE, width - 8, note_scale,
-                       thick) if show_note else []
+    note_lines = _wrap(note, width - 8, note_scale, thick) if note else []
     note_h = len(note_lines) * _line_height(note_scale, thick) + 8 \
         if note_lines else 0
     grid_h = len(idx) * th_ + (len(idx) + 1) * gap
     height = title_h + header_h + grid_h + note_h
 
+    layout = dict(frames=idx,
+                  scale=scale_f,
+                  header=(title_h, title_h + header_h),
+                  titles=titles,
+                  tiles={})
     img = np.empty((height, width, 3), np.uint8)
     img[:] = np.asarray(_BG, np.uint8)
     if title_lines:
@@ -316,9 +379,19 @@ def make_reconstruction_grid(original01: ArrayLike,
             if scale_f > 1:
                 tile = tile.repeat(scale_f, 0).repeat(scale_f, 1)
             img[y:y + th_, x:x + tw_] = tile
+            layout['tiles'][(r, c)] = (y, x, th_, tw_)
     if note_lines:
-        _draw_lines(img, note_lines, 4, title_h + header_h + grid_h + 4,
-                    width - 8, note_scale, thick, _ACCENT, center=False)
+        _draw_lines(img,
+                    note_lines,
+                    4,
+                    title_h + header_h + grid_h + 4,
+                    width - 8,
+                    note_scale,
+                    thick,
+                    _ACCENT,
+                    center=False)
+    if return_layout:
+        return img, layout
     return img
 
 
@@ -333,6 +406,7 @@ def save_reconstruction(path: str, *args, **kwargs) -> np.ndarray:
     Returns:
         np.ndarray: the ``(H_img, W_img, 3)`` uint8 RGB image written.
     """
+    kwargs.pop('return_layout', None)
     img = make_reconstruction_grid(*args, **kwargs)
     d = osp.dirname(osp.abspath(path))
     os.makedirs(d, exist_ok=True)

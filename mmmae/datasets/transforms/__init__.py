@@ -1,1 +1,2 @@
 # Copyright (c) mmmae contributors. All rights reserved.
+from .masking import *  # noqa: F401,F403

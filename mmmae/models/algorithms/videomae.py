@@ -1,0 +1,220 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""VideoMAE / VideoMAE V2 masked video pretraining algorithm."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
+
+from mmmae.registry import MODELS
+from ..data_preprocessors.video_preprocessor import set_sample_field
+
+__all__ = ['VideoMAE']
+
+SampleList = Sequence[BaseDataElement]
+
+
+def _build(cfg: Union[dict, nn.Module]) -> nn.Module:
+    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
+
+
+@MODELS.register_module()
+class VideoMAE(BaseModel):
+    """Masked video autoencoder: encoder on visible tubes, pixel decoder.
+
+    The token masks come with the data (``data_samples[i].mask``, True =
+    hidden from the encoder, produced by a mask-generator transform). When
+    the samples also carry ``decoder_mask`` (True = not reconstructed), the
+    VideoMAE V2 dual-masking path is used.
+
+    Args:
+        backbone (dict | nn.Module): Encoder, e.g. ``mmmae.VideoMAEViT``.
+        neck (dict | nn.Module): Decoder, e.g.
+            ``mmmae.VideoMAEPretrainDecoder``.
+        head (dict | nn.Module): Target/loss head, e.g.
+            ``mmmae.VideoMAEPretrainHead``.
+        data_preprocessor (dict | nn.Module, optional): Defaults to
+            ``dict(type='mmmae.VideoMAEDataPreprocessor')``.
+        init_cfg (dict | list, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 backbone: Union[dict, nn.Module],
+                 neck: Union[dict, nn.Module],
+                 head: Union[dict, nn.Module],
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='mmmae.VideoMAEDataPreprocessor')
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = _build(backbone)
+        self.neck = _build(neck)
+        self.head = _build(head)
+
+    # ------------------------------------------------------------------ masks
+    @staticmethod
+    def _stack_field(data_samples: SampleList, key: str,
+                     device: torch.device) -> Optional[torch.Tensor]:
+        values = [ds.get(key, None) for ds in data_samples]
+        present = [v is not None for v in values]
+        if not any(present):
+            return None
+        if not all(present):
+            missing = [i for i, p in enumerate(present) if not p]
+            raise ValueError(f'data samples {missing} have no {key!r} while '
+                             'others do')
+        rows = []
+        for v in values:
+            if not isinstance(v, torch.Tensor):
+                v = torch.from_numpy(np.asarray(v))
+            rows.append(v.to(device).reshape(-1))
+        return torch.stack(rows).bool()
+
+    def get_masks(
+        self, inputs: torch.Tensor, data_samples: Optional[SampleList]
+    ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Batched encoder and decoder masks from the data samples.
+
+        Args:
+            inputs (Tensor): ``(B, C, T, H, W)``.
+            data_samples (list, optional): ``B`` samples with ``mask`` and
+                optionally ``decoder_mask`` (``(N,)`` each).
+
+        Returns:
+            tuple: ``mask`` and ``decoder_mask``, ``(B, N)`` bool or None.
+        """
+        if data_samples is None:
+            return None, None
+        if len(data_samples) != inputs.shape[0]:
+            raise ValueError(
+                f'{len(data_samples)} data samples for {inputs.shape[0]} '
+                'clips; multi-view inputs must go through '
+                'VideoMAEDataPreprocessor, which expands the samples')
+        mask = self._stack_field(data_samples, 'mask', inputs.device)
+        decoder_mask = self._stack_field(data_samples, 'decoder_mask',
+                                         inputs.device)
+        if decoder_mask is not None and mask is None:
+            raise ValueError('data samples have decoder_mask but no mask')
+        return mask, decoder_mask
+
+    def _require_masks(
+        self, inputs: torch.Tensor, data_samples: Optional[SampleList],
+        caller: str
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        mask, decoder_mask = self.get_masks(inputs, data_samples)
+        if mask is None:
+            raise ValueError(
+                f'VideoMAE.{caller} needs data_samples[i].mask (True = '
+                'masked); add a mask generator such as '
+                "dict(type='mmmae.TubeMaskGenerator') to the pipeline")
+        return mask, decoder_mask
+
+    # ---------------------------------------------------------------- forward
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[SampleList] = None,
+                mode: str = 'tensor'):
+        """Dispatch on ``mode``.
+
+        Args:
+            inputs (Tensor): ``(B, C, T, H, W)`` normalised clips.
+            data_samples (list, optional): Samples carrying the masks.
+            mode (str): ``'loss'`` -> dict of losses; ``'predict'`` -> data
+                samples with reconstructions; ``'tensor'`` -> encoder tokens
+                (:meth:`extract_feat`).
+
+        Returns:
+            dict | list | Tensor: See ``mode``.
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.extract_feat(inputs, data_samples)
+        raise RuntimeError(f'invalid mode {mode!r}; use loss, predict or '
+                           'tensor')
+
+    def extract_feat(self,
+                     inputs: torch.Tensor,
+                     data_samples: Optional[SampleList] = None
+                     ) -> torch.Tensor:
+        """Encoder output.
+
+        Args:
+            inputs (Tensor): ``(B, C, T, H, W)``.
+            data_samples (list, optional): With ``mask`` only the visible
+                tokens are encoded.
+
+        Returns:
+            Tensor: ``(B, N_vis, D)``, or ``(B, N, D)`` without masks (``(B,
+            D)`` for a mean-pooling backbone).
+        """
+        mask, _ = self.get_masks(inputs, data_samples)
+        return self.backbone(inputs, mask)
+
+    def _reconstruct_tokens(
+        self, inputs: torch.Tensor, data_samples: Optional[SampleList],
+        caller: str
+    ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        mask, decoder_mask = self._require_masks(inputs, data_samples, caller)
+        latent = self.backbone(inputs, mask)
+        pred = self.neck(latent, mask, decoder_mask)
+        return pred, mask, decoder_mask
+
+    def _denormalize(self, inputs: torch.Tensor) -> torch.Tensor:
+        denormalize = getattr(self.data_preprocessor, 'denormalize', None)
+        if denormalize is None:
+            raise TypeError(
+                f'{type(self.data_preprocessor).__name__} has no '
+                'denormalize(); VideoMAE needs the un-normalised clip for its '
+                "targets, use dict(type='mmmae.VideoMAEDataPreprocessor')")
+        return denormalize(inputs)
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: SampleList) -> Dict[str, torch.Tensor]:
+        """Reconstruction loss of a batch.
+
+        Args:
+            inputs (Tensor): ``(B, C, T, H, W)`` normalised clips.
+            data_samples (list): ``B`` samples with ``mask`` (and
+                ``decoder_mask`` for V2).
+
+        Returns:
+            dict: ``loss`` (scalar).
+        """
+        pred, mask, decoder_mask = self._reconstruct_tokens(
+            inputs, data_samples, 'loss')
+        video01 = self._denormalize(inputs)
+        return dict(loss=self.head.loss(pred, video01, mask, decoder_mask))
+
+    def predict(self, inputs: torch.Tensor,
+                data_samples: SampleList) -> SampleList:
+        """Reconstruct the masked tubes.
+
+        Args:
+            inputs (Tensor): ``(B, C, T, H, W)`` normalised clips.
+            data_samples (list): ``B`` samples with ``mask``.
+
+        Returns:
+            list: The same samples with ``pred_video`` (``(C, T, H, W)`` in
+            [0, 1], raw view, no ground-truth leak), ``pred_video_gt_stats``
+            (de-normalised with the GT patch statistics, as the official
+            visualisation) and ``mask`` (``(N,)`` bool) set.
+        """
+        pred, mask, decoder_mask = self._reconstruct_tokens(
+            inputs, data_samples, 'predict')
+        video01 = self._denormalize(inputs)
+        raw = self.head.reconstruct(pred, video01, mask, decoder_mask)
+        leaky = self.head.reconstruct(
+            pred, video01, mask, decoder_mask, use_gt_stats=True)
+        for i, ds in enumerate(data_samples):
+            set_sample_field(ds, 'pred_video', raw[i])
+            set_sample_field(ds, 'pred_video_gt_stats', leaky[i])
+            set_sample_field(ds, 'mask', mask[i])
+            if decoder_mask is not None:
+                set_sample_field(ds, 'decoder_mask', decoder_mask[i])
+        return data_samples

@@ -1,0 +1,351 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""VideoMAE ViT encoder (official V1/V2 layout, MMEngine module)."""
+from typing import Dict, Optional, Sequence, Set, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmengine.model import BaseModule
+
+from mmmae.registry import MODELS
+from ..utils import (TransformerBlock, build_norm, get_sinusoid_table,
+                     init_weights_official_pretrain, interpolate_pos_table)
+
+__all__ = ['VideoMAEViT', 'TubeletEmbed']
+
+
+def _to_3tuple(x: Union[int, Sequence[int]]) -> Tuple[int, int, int]:
+    if isinstance(x, int):
+        return (x, x, x)
+    x = tuple(x)
+    if len(x) != 3:
+        raise ValueError(f'expected 3 values, got {x}')
+    return x
+
+
+def _to_2tuple(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    if isinstance(x, int):
+        return (x, x)
+    x = tuple(x)
+    if len(x) != 2:
+        raise ValueError(f'expected 2 values, got {x}')
+    return x
+
+
+class TubeletEmbed(nn.Module):
+    """Non-overlapping ``t x p x p`` tube embedding by one Conv3d.
+
+    Args:
+        in_channels (int): Input channels ``C``.
+        embed_dims (int): Token width ``D``.
+        tubelet_size (int): Frames per token ``t``.
+        patch_size (int | tuple): Spatial patch ``p`` (or ``(ph, pw)``).
+    """
+
+    def __init__(self, in_channels: int, embed_dims: int, tubelet_size: int,
+                 patch_size: Union[int, Sequence[int]]) -> None:
+        super().__init__()
+        ph, pw = _to_2tuple(patch_size)
+        self.kernel = (tubelet_size, ph, pw)
+        self.proj = nn.Conv3d(
+            in_channels, embed_dims, kernel_size=self.kernel,
+            stride=self.kernel)
+
+    def forward(self,
+                x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int, int]]:
+        """Embed a clip.
+
+        Args:
+            x (Tensor): ``(B, C, T, H, W)``.
+
+        Returns:
+            tuple: tokens ``(B, N, D)`` in ``(t, h, w)`` row-major order and
+            the grid ``(T', H', W')``.
+        """
+        T, H, W = x.shape[-3:]
+        t, ph, pw = self.kernel
+        if T % t or H % ph or W % pw:
+            raise ValueError(f'input clip (T, H, W)={(T, H, W)} is not '
+                             f'divisible by the tubelet {self.kernel}')
+        x = self.proj(x)
+        grid = tuple(x.shape[-3:])
+        return x.flatten(2).transpose(1, 2), grid
+
+
+@MODELS.register_module()
+class VideoMAEViT(BaseModule):
+    """ViT encoder of VideoMAE (V1) and VideoMAE V2.
+
+    Tubelet Conv3d embedding, a fixed 1-D sin-cos table over the flattened
+    token index, pre-LN blocks with q/v biases, final LayerNorm. Given a mask
+    it encodes only the visible tokens (MAE pretraining); without one it
+    encodes every token (feature extraction / fine-tuning).
+
+    The positional table is a non-persistent buffer built for
+    ``(num_frames, img_size)``; other clip lengths or sizes are handled by
+    trilinear interpolation of the table over ``(T', H', W')``.
+
+    Args:
+        arch (str | dict): ``'s'``, ``'b'``, ``'l'``, ``'h'``, ``'g'`` (or
+            ``'small'`` ... ``'giant'``), or a dict with ``embed_dims``,
+            ``num_layers``, ``num_heads`` and ``feedforward_channels`` (or
+            ``mlp_ratio``). The presets set widths only; ViT-g of V2 uses
+            ``patch_size=14``.
+        img_size (int | tuple): Configured spatial size. Defaults to 224.
+        patch_size (int): Spatial patch size ``p``. Defaults to 16.
+        in_channels (int): Input channels. Defaults to 3.
+        num_frames (int): Configured clip length ``T``. Defaults to 16.
+        tubelet_size (int): Frames per token ``t``. Defaults to 2.
+        qkv_bias (bool): Learn q/v biases. Defaults to True.
+        qk_scale (float, optional): Attention scale override.
+        drop_rate (float): Dropout after the positional table and in blocks.
+        attn_drop_rate (float): Attention-weight dropout.
+        drop_path_rate (float): Max stochastic depth (linear over depth).
+        layer_scale_init_value (float): Layer-scale init; 0 disables it.
+        use_mean_pooling (bool): Fine-tuning layout: ``norm`` is Identity and
+            ``fc_norm`` normalises the token mean. Defaults to False.
+        with_cp (bool): Activation checkpointing of each block in training.
+        init_cfg (dict | list, optional): MMEngine init config. When None,
+            :meth:`init_weights` applies the official pretraining init
+            (xavier-uniform Linears, zero biases, LayerNorm (1, 0)); pass e.g.
+            ``dict(type='TruncNormal', layer='Linear', std=.02)`` for the
+            fine-tuning init.
+    """
+
+    arch_zoo: Dict[str, Dict[str, int]] = {
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=384, num_layers=12, num_heads=6,
+            feedforward_channels=1536)),
+        **dict.fromkeys(['b', 'base'], dict(
+            embed_dims=768, num_layers=12, num_heads=12,
+            feedforward_channels=3072)),
+        **dict.fromkeys(['l', 'large'], dict(
+            embed_dims=1024, num_layers=24, num_heads=16,
+            feedforward_channels=4096)),
+        **dict.fromkeys(['h', 'huge'], dict(
+            embed_dims=1280, num_layers=32, num_heads=16,
+            feedforward_channels=5120)),
+        **dict.fromkeys(['g', 'giant'], dict(
+            embed_dims=1408, num_layers=40, num_heads=16,
+            feedforward_channels=6144)),
+    }
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'b',
+                 img_size: Union[int, Sequence[int]] = 224,
+                 patch_size: int = 16,
+                 in_channels: int = 3,
+                 num_frames: int = 16,
+                 tubelet_size: int = 2,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 0.,
+                 use_mean_pooling: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        arch_cfg = self._parse_arch(arch)
+        self.embed_dims = arch_cfg['embed_dims']
+        self.num_layers = arch_cfg['num_layers']
+        self.num_heads = arch_cfg['num_heads']
+        self.feedforward_channels = arch_cfg['feedforward_channels']
+
+        self.img_size = _to_2tuple(img_size)
+        self.patch_size = patch_size
+        self.in_channels = in_channels
+        self.num_frames = num_frames
+        self.tubelet_size = tubelet_size
+        self.use_mean_pooling = use_mean_pooling
+        self.with_cp = with_cp
+
+        ph, pw = _to_2tuple(patch_size)
+        if (num_frames % tubelet_size or self.img_size[0] % ph
+                or self.img_size[1] % pw):
+            raise ValueError(
+                f'num_frames={num_frames}, img_size={self.img_size} are not '
+                f'divisible by tubelet {tubelet_size} / patch {patch_size}')
+        self.grid_size = (num_frames // tubelet_size, self.img_size[0] // ph,
+                          self.img_size[1] // pw)
+        self.num_patches = (self.grid_size[0] * self.grid_size[1] *
+                            self.grid_size[2])
+
+        self.patch_embed = TubeletEmbed(in_channels, self.embed_dims,
+                                        tubelet_size, patch_size)
+        # Fixed table: not a parameter and not in checkpoints (as official).
+        self.register_buffer(
+            'pos_embed',
+            get_sinusoid_table(self.num_patches, self.embed_dims)[None],
+            persistent=False)
+        self.drop_after_pos = nn.Dropout(drop_rate)
+
+        dpr = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        self.blocks = nn.ModuleList([
+            TransformerBlock(
+                self.embed_dims,
+                self.num_heads,
+                self.feedforward_channels,
+                qkv_bias=qkv_bias,
+                qk_scale=qk_scale,
+                drop_rate=drop_rate,
+                attn_drop_rate=attn_drop_rate,
+                drop_path_rate=dpr[i],
+                layer_scale_init_value=layer_scale_init_value)
+            for i in range(self.num_layers)
+        ])
+        if use_mean_pooling:
+            self.norm = nn.Identity()
+            self.fc_norm = build_norm(self.embed_dims)
+        else:
+            self.norm = build_norm(self.embed_dims)
+            self.fc_norm = None
+
+    @classmethod
+    def _parse_arch(cls, arch: Union[str, dict]) -> Dict[str, int]:
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in cls.arch_zoo:
+                raise KeyError(f'unknown arch {arch!r}; choose from '
+                               f'{sorted(set(cls.arch_zoo))} or pass a dict')
+            return dict(cls.arch_zoo[key])
+        if not isinstance(arch, dict):
+            raise TypeError(f'arch must be str or dict, got {type(arch)}')
+        missing = {'embed_dims', 'num_layers', 'num_heads'} - set(arch)
+        if missing:
+            raise KeyError(f'arch dict lacks {sorted(missing)}')
+        cfg = dict(
+            embed_dims=int(arch['embed_dims']),
+            num_layers=int(arch['num_layers']),
+            num_heads=int(arch['num_heads']))
+        if 'feedforward_channels' in arch:
+            cfg['feedforward_channels'] = int(arch['feedforward_channels'])
+        elif 'mlp_ratio' in arch:
+            cfg['feedforward_channels'] = int(cfg['embed_dims'] *
+                                              arch['mlp_ratio'])
+        else:
+            raise KeyError('arch dict needs feedforward_channels or mlp_ratio')
+        return cfg
+
+    def init_weights(self) -> None:
+        """Official pretraining init unless an ``init_cfg`` is given."""
+        if self.init_cfg is None and not getattr(self, '_is_init', False):
+            self.apply(init_weights_official_pretrain)
+        super().init_weights()
+
+    def get_pos_embed(self, grid: Sequence[int]) -> torch.Tensor:
+        """Positional table for a token grid.
+
+        Args:
+            grid (Sequence[int]): ``(T', H', W')`` of the input.
+
+        Returns:
+            Tensor: ``(1, T'H'W', D)``.
+        """
+        if tuple(grid) == self.grid_size:
+            return self.pos_embed
+        return interpolate_pos_table(self.pos_embed, self.grid_size, grid)
+
+    def forward(self,
+                x: torch.Tensor,
+                mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Encode a clip, optionally only its visible tokens.
+
+        Args:
+            x (Tensor): ``(B, C, T, H, W)`` normalised clip.
+            mask (Tensor, optional): ``(B, N)`` bool, True = masked (hidden).
+                Every sample must keep the same number of visible tokens.
+
+        Returns:
+            Tensor: ``(B, N_vis, D)`` visible tokens in ascending index
+            order after ``norm`` (all ``N`` tokens when ``mask`` is None).
+            With ``use_mean_pooling`` and no mask: ``(B, D)`` =
+            ``fc_norm(tokens.mean(1))``.
+        """
+        x, grid = self.patch_embed(x)
+        B, N, D = x.shape
+        x = x + self.get_pos_embed(grid).to(dtype=x.dtype)
+        x = self.drop_after_pos(x)
+
+        if mask is not None:
+            x = self.gather_visible(x, mask)
+
+        use_cp = self.with_cp and self.training and torch.is_grad_enabled()
+        for blk in self.blocks:
+            if use_cp:
+                x = cp.checkpoint(blk, x, use_reentrant=False)
+            else:
+                x = blk(x)
+        x = self.norm(x)
+
+        if self.use_mean_pooling and mask is None:
+            return self.fc_norm(x.mean(1))
+        return x
+
+    @staticmethod
+    def gather_visible(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Keep the tokens with ``mask == False``, in ascending order.
+
+        Args:
+            x (Tensor): ``(B, N, D)``.
+            mask (Tensor): ``(B, N)`` bool, True = drop.
+
+        Returns:
+            Tensor: ``(B, N_keep, D)``.
+
+        Raises:
+            ValueError: wrong shape, or samples keeping different counts.
+        """
+        B, N, D = x.shape
+        if mask.dtype != torch.bool:
+            raise ValueError(f'mask must be torch.bool, got {mask.dtype}')
+        if tuple(mask.shape) != (B, N):
+            raise ValueError(f'mask shape {tuple(mask.shape)} does not match '
+                             f'the {N} tokens of a batch of {B}')
+        keep = ~mask
+        counts = keep.sum(1)
+        if B > 1 and not bool((counts == counts[0]).all()):
+            raise ValueError(
+                'every sample must keep the same number of tokens, got '
+                f'{counts.tolist()}')
+        return x[keep].reshape(B, -1, D)
+
+    def get_layer_depth(self, param_name: str,
+                        prefix: str = '') -> Tuple[int, int]:
+        """Layer id of a parameter, for layer-wise learning-rate decay.
+
+        ``patch_embed`` is layer 0, block ``k`` is ``k + 1``, everything else
+        (``norm``, ``fc_norm``, heads) is ``num_layers + 1``.
+
+        Args:
+            param_name (str): Parameter name, e.g.
+                ``'backbone.blocks.3.attn.qkv.weight'``.
+            prefix (str): Prefix of this backbone's parameters in the
+                model, e.g. ``'backbone.'``.
+
+        Returns:
+            tuple[int, int]: ``(layer_id, num_layers + 2)``.
+        """
+        total = self.num_layers + 2
+        if not param_name.startswith(prefix):
+            return total - 1, total
+        name = param_name[len(prefix):]
+        if name.startswith(('patch_embed', 'pos_embed', 'cls_token')):
+            return 0, total
+        if name.startswith('blocks.'):
+            return int(name.split('.')[1]) + 1, total
+        return total - 1, total
+
+    def no_weight_decay(self) -> Set[str]:
+        """Official (timm-style) names excluded from weight decay.
+
+        Neither is a parameter here (the table is a fixed buffer, there is no
+        class token); they are returned so official-style optimizer code keeps
+        working. 1-D parameters (biases, norms, q/v biases, layer scale) are
+        excluded by the usual ``ndim <= 1`` rule, not listed here.
+
+        Returns:
+            set[str]: ``{'pos_embed', 'cls_token'}``.
+        """
+        return {'pos_embed', 'cls_token'}

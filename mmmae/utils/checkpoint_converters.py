@@ -1,0 +1,237 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""Official VideoMAE (V1/V2) checkpoints -> mmmae state dicts.
+
+The mmmae module tree mirrors the official one, so conversion is a key
+prefix rename:
+
+=================================  ======================================
+official pretraining               mmmae ``VideoMAE``
+=================================  ======================================
+``encoder.{patch_embed,blocks,norm,fc_norm}.*``  ``backbone.*``
+``decoder.{blocks,norm,head}.*``   ``neck.*``
+``encoder_to_decoder.weight``      ``neck.encoder_to_decoder.weight``
+``mask_token``                     ``neck.mask_token``
+=================================  ======================================
+
+Official fine-tuned models (``{patch_embed,blocks,fc_norm,norm}.*``,
+``head.*``) become ``backbone.*`` and ``cls_head.fc_cls.*`` (the name of
+MMAction2's ``TimeSformerHead`` classifier).
+
+Fixed sin-cos ``pos_embed`` tables are normally absent. If a checkpoint holds
+one that equals the table mmmae recomputes, it is dropped (with a log line);
+any other value is an unknown key. Unknown keys are never dropped silently:
+they raise, or with ``strict=False`` are warned about and returned.
+"""
+import re
+import warnings
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Tuple, Union
+
+import torch
+
+__all__ = [
+    'unwrap_checkpoint', 'convert_official_videomae', 'official_to_backbone',
+    'strip_prefixes'
+]
+
+WRAPPER_KEYS = ('model', 'module', 'state_dict', 'model_state')
+STRIP_PREFIXES = ('module.', '_orig_mod.')
+
+_BACKBONE_PARTS = ('patch_embed.', 'blocks.', 'norm.', 'fc_norm.')
+_BLOCK_KEY = re.compile(
+    r'^blocks\.\d+\.(norm1\.(weight|bias)|norm2\.(weight|bias)|'
+    r'attn\.qkv\.weight|attn\.q_bias|attn\.v_bias|attn\.proj\.(weight|bias)|'
+    r'mlp\.fc1\.(weight|bias)|mlp\.fc2\.(weight|bias)|gamma_1|gamma_2)$')
+_SIMPLE_KEY = re.compile(
+    r'^(patch_embed\.proj\.(weight|bias)|(norm|fc_norm)\.(weight|bias))$')
+
+StateDict = Dict[str, torch.Tensor]
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, Mapping) and len(obj) > 0 and all(
+        isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def strip_prefixes(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
+    """Remove the wrapper prefixes of a state dict's keys.
+
+    A leading ``module.`` (DDP / DeepSpeed) and ``_orig_mod.``
+    (``torch.compile``; also inside names, for compiled submodules) go.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): Raw state dict.
+
+    Returns:
+        OrderedDict: Same tensors under clean names.
+
+    Raises:
+        KeyError: When two keys collapse onto one name.
+    """
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        new = key.replace('._orig_mod.', '.')
+        changed = True
+        while changed:
+            changed = False
+            for prefix in STRIP_PREFIXES:
+                if new.startswith(prefix):
+                    new = new[len(prefix):]
+                    changed = True
+        if new in out:
+            raise KeyError(f'keys collide after stripping prefixes: {new!r}')
+        out[new] = value
+    return out
+
+
+def unwrap_checkpoint(ckpt: Mapping) -> StateDict:
+    """Find the state dict inside a checkpoint and clean its key names.
+
+    Wrappers are looked up in the order ``model`` (official pretraining),
+    ``module`` (DeepSpeed fine-tuning), ``state_dict`` (MMEngine),
+    ``model_state`` (PySlowFast), repeatedly; a mapping of tensors is taken
+    as the state dict itself. Prefixes are removed by :func:`strip_prefixes`.
+
+    Args:
+        ckpt (Mapping): Loaded checkpoint or state dict.
+
+    Returns:
+        OrderedDict: ``name -> Tensor``.
+
+    Raises:
+        TypeError: ``ckpt`` is not a mapping.
+        KeyError: No state dict could be found.
+    """
+    if not isinstance(ckpt, Mapping):
+        raise TypeError(f'checkpoint must be a mapping, got {type(ckpt)}')
+    obj = ckpt
+    while not _is_state_dict(obj):
+        for key in WRAPPER_KEYS:
+            if isinstance(obj.get(key, None), Mapping):
+                obj = obj[key]
+                break
+        else:
+            raise KeyError(
+                'no state dict found in the checkpoint (looked for '
+                f'{WRAPPER_KEYS} or a mapping of tensors); top-level keys: '
+                f'{sorted(map(str, obj.keys()))[:20]}')
+    return strip_prefixes(obj)
+
+
+def _is_fixed_sincos(value: torch.Tensor) -> bool:
+    """Whether a stored ``pos_embed`` equals the recomputed sin-cos table."""
+    from mmmae.models.utils import get_sinusoid_table
+    if value.dim() == 3 and value.shape[0] == 1:
+        value = value[0]
+    if value.dim() != 2:
+        return False
+    table = get_sinusoid_table(value.shape[0], value.shape[1])
+    tol = 1e-6 if value.dtype in (torch.float32, torch.float64) else 2e-3
+    return torch.allclose(value.float().cpu(), table, atol=tol, rtol=0)
+
+
+def _map_backbone(rest: str) -> Union[str, None]:
+    if _BLOCK_KEY.match(rest) or _SIMPLE_KEY.match(rest):
+        return 'backbone.' + rest
+    return None
+
+
+def _map_key(key: str) -> Union[str, None]:
+    """mmmae name of an official key, '' for droppable, None for unknown."""
+    if key == 'mask_token':
+        return 'neck.mask_token'
+    if key == 'encoder_to_decoder.weight':
+        return 'neck.encoder_to_decoder.weight'
+    if key.startswith('encoder.'):
+        return _map_backbone(key[len('encoder.'):])
+    if key.startswith('decoder.'):
+        rest = key[len('decoder.'):]
+        if _BLOCK_KEY.match(rest) or rest in ('norm.weight', 'norm.bias',
+                                              'head.weight', 'head.bias'):
+            return 'neck.' + rest
+        return None
+    if key in ('head.weight', 'head.bias'):
+        return 'cls_head.fc_cls.' + key[len('head.'):]
+    return _map_backbone(key)
+
+
+def convert_official_videomae(
+    state_dict: Mapping,
+    strict: bool = True,
+    return_unknown: bool = False
+) -> Union[StateDict, Tuple[StateDict, StateDict]]:
+    """Convert an official VideoMAE / VideoMAE V2 checkpoint.
+
+    Handles pretraining checkpoints (``encoder.*``, ``decoder.*``,
+    ``encoder_to_decoder``, ``mask_token``) and fine-tuned ones
+    (``patch_embed``/``blocks``/``norm``/``fc_norm``/``head``). A wrapped
+    checkpoint (``model``/``module``/...) is unwrapped first.
+
+    Args:
+        state_dict (Mapping): Official state dict or checkpoint.
+        strict (bool): Raise on unknown keys. With False they are warned
+            about and left out of the result. Defaults to True.
+        return_unknown (bool): Also return the unknown keys (original
+            names). Defaults to False.
+
+    Returns:
+        OrderedDict | tuple: mmmae state dict (``backbone.*``, ``neck.*``,
+        ``cls_head.fc_cls.*``), plus the unknown entries when
+        ``return_unknown``.
+
+    Raises:
+        KeyError: Unknown keys with ``strict=True``.
+    """
+    state_dict = unwrap_checkpoint(state_dict)
+    out: StateDict = OrderedDict()
+    unknown: StateDict = OrderedDict()
+    dropped: List[str] = []
+    for key, value in state_dict.items():
+        if key in ('pos_embed', 'encoder.pos_embed', 'decoder.pos_embed'):
+            if _is_fixed_sincos(value):
+                dropped.append(key)
+            else:
+                unknown[key] = value
+            continue
+        new = _map_key(key)
+        if new is None:
+            unknown[key] = value
+        else:
+            out[new] = value
+    if dropped:
+        from mmengine.logging import print_log
+        print_log(
+            f'dropped {dropped}: equal to the fixed sin-cos table mmmae '
+            'recomputes', logger='current')
+    if unknown:
+        msg = (f'{len(unknown)} checkpoint key(s) have no mmmae counterpart: '
+               f'{list(unknown)}')
+        if strict:
+            raise KeyError(msg)
+        warnings.warn(msg + ' (left out of the converted state dict)')
+    if return_unknown:
+        return out, unknown
+    return out
+
+
+def official_to_backbone(state_dict: Mapping,
+                         strict: bool = True) -> StateDict:
+    """Bare :class:`~mmmae.models.VideoMAEViT` state dict.
+
+    Works for official pretraining and fine-tuned checkpoints.
+
+    Decoder and classifier weights are known keys that are deliberately not
+    part of a backbone; unknown keys are handled as in
+    :func:`convert_official_videomae`.
+
+    Args:
+        state_dict (Mapping): Official state dict or checkpoint.
+        strict (bool): Raise on unknown keys. Defaults to True.
+
+    Returns:
+        OrderedDict: ``patch_embed.*``, ``blocks.*``, ``norm.*`` /
+        ``fc_norm.*``.
+    """
+    full = convert_official_videomae(state_dict, strict=strict)
+    return OrderedDict((k[len('backbone.'):], v) for k, v in full.items()
+                       if k.startswith('backbone.'))

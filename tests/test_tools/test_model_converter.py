@@ -1,0 +1,346 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""tools/model_converters/videomae2mmmae.py on the official parity fixtures,
+wrapped/prefixed variants, HuggingFace and MMAction2 state dicts."""
+import argparse
+import importlib.util
+import os.path as osp
+import re
+
+import pytest
+import torch
+
+import mmmae  # noqa: F401
+from conftest import REPO_ROOT, load_fixture
+from mmmae.registry import MODELS
+
+_spec = importlib.util.spec_from_file_location(
+    'videomae2mmmae',
+    osp.join(REPO_ROOT, 'tools', 'model_converters', 'videomae2mmmae.py'))
+cli = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cli)
+
+ARCH = dict(embed_dims=64, num_layers=2, num_heads=4, feedforward_channels=256)
+TOL = dict(atol=1e-5, rtol=1e-5)
+
+
+def backbone_cfg(num_frames, use_mean_pooling=False):
+    return dict(
+        type='mmmae.VideoMAEViT',
+        arch=ARCH,
+        img_size=32,
+        patch_size=8,
+        num_frames=num_frames,
+        tubelet_size=2,
+        use_mean_pooling=use_mean_pooling)
+
+
+def build_algorithm(num_frames, use_mean_pooling=False):
+    return MODELS.build(
+        dict(
+            type='mmmae.VideoMAE',
+            backbone=backbone_cfg(num_frames, use_mean_pooling),
+            neck=dict(
+                type='mmmae.VideoMAEPretrainDecoder',
+                embed_dims=64,
+                decoder_embed_dims=32,
+                decoder_depth=2,
+                decoder_num_heads=2,
+                patch_size=8,
+                tubelet_size=2),
+            head=dict(
+                type='mmmae.VideoMAEPretrainHead', patch_size=8,
+                tubelet_size=2))).eval()
+
+
+def build_recognizer(num_classes=5):
+    """MMAction2 Recognizer3D with an mmmae backbone and a linear head."""
+    import mmaction.models  # noqa: F401
+    from mmaction.registry import MODELS as MMA_MODELS
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        return MMA_MODELS.build(
+            dict(
+                type='Recognizer3D',
+                backbone=backbone_cfg(4, use_mean_pooling=True),
+                cls_head=dict(
+                    type='TimeSformerHead',
+                    num_classes=num_classes,
+                    in_channels=64),
+                data_preprocessor=dict(
+                    type='ActionDataPreprocessor',
+                    format_shape='NCTHW'))).eval()
+
+
+def convert(tmp_path, ckpt, *extra, name='src.pth', capsys=None):
+    """Save ``ckpt``, run the CLI; (rc, converted checkpoint or None)."""
+    src = tmp_path / name
+    if name.endswith('.safetensors'):
+        from safetensors.torch import save_file
+        save_file(ckpt, str(src))
+    else:
+        torch.save(ckpt, src)
+    dst = tmp_path / ('out_' + name.split('.')[0] + '.pth')
+    rc = cli.main([str(src), str(dst), *extra])
+    out = None
+    if rc == 0:
+        out = torch.load(dst, weights_only=False)
+        assert set(out) == {'state_dict', 'meta'}
+    else:
+        assert not dst.exists()
+    return rc, out
+
+
+# --------------------------------------------------------------------------
+# official fixtures
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize('name,num_frames', [
+    ('videomae_v1_pretrain_tiny.pth', 16),
+    ('videomae_v2_pretrain_tiny.pth', 4),
+])
+def test_official_pretrain(tmp_path, name, num_frames):
+    fx = load_fixture(name)
+    rc, out = convert(tmp_path, fx['checkpoint'])
+    assert rc == 0
+    sd = out['state_dict']
+    assert out['meta']['source_format'] == 'official-pretrain'
+    assert out['meta']['target'] == 'algorithm'
+    assert len(sd) == len(fx['checkpoint']['model']) == 62
+    model = build_algorithm(num_frames)
+    model.load_state_dict(sd, strict=True)
+    with torch.no_grad():
+        enc = model.backbone(fx['inputs'], fx['mask'])
+        pred = model.neck(enc, fx['mask'], fx.get('decode_mask'))
+    torch.testing.assert_close(enc, fx['encoder_output'], **TOL)
+    torch.testing.assert_close(pred, fx['outputs'], **TOL)
+
+
+def test_official_finetune_to_recognizer(tmp_path):
+    fx = load_fixture('videomae_v1_finetune_tiny.pth')
+    rc, out = convert(tmp_path, fx['checkpoint'])  # {'module': sd}
+    assert rc == 0
+    assert out['meta']['target'] == 'recognizer'
+    assert out['meta']['inferred_config']['num_classes'] == 5
+    model = build_recognizer(5)
+    model.load_state_dict(out['state_dict'], strict=True)
+    with torch.no_grad():
+        feat, _ = model.extract_feat(fx['inputs'][:, None])
+        logits = model.cls_head(feat)
+    torch.testing.assert_close(feat, fx['features'], **TOL)
+    torch.testing.assert_close(logits, fx['logits'], **TOL)
+
+
+def test_to_backbone_from_pretrain(tmp_path, capsys):
+    fx = load_fixture('videomae_v1_pretrain_tiny.pth')
+    rc, out = convert(tmp_path, fx['checkpoint'], '--to', 'backbone')
+    assert rc == 0
+    assert 'discarded on request' in capsys.readouterr().out
+    sd = out['state_dict']
+    assert not any(k.startswith(('backbone.', 'neck.')) for k in sd)
+    backbone = MODELS.build(backbone_cfg(16)).eval()
+    backbone.load_state_dict(sd, strict=True)
+    with torch.no_grad():
+        enc = backbone(fx['inputs'], fx['mask'])
+    torch.testing.assert_close(enc, fx['encoder_output'], **TOL)
+    assert len(out['meta']['discarded']) == 62 - len(sd)
+
+
+def _wrap_variants(sd):
+    yield 'module+module.', {
+        'module': {'module.' + k: v
+                   for k, v in sd.items()}
+    }
+    yield 'model+_orig_mod.', {'model': {'_orig_mod.' + k: v
+                                         for k, v in sd.items()}}
+    yield 'raw+module._orig_mod.', {'module._orig_mod.' + k: v
+                                    for k, v in sd.items()}
+    yield 'state_dict+inner _orig_mod', {
+        'state_dict': {
+            re.sub(r'^(encoder|decoder)\.', r'\1._orig_mod.', k): v
+            for k, v in sd.items()
+        }
+    }
+
+
+@pytest.mark.parametrize('variant', range(4))
+def test_wrapped_and_prefixed(tmp_path, variant):
+    fx = load_fixture('videomae_v2_pretrain_tiny.pth')
+    sd = fx['checkpoint']['model']
+    label, ckpt = list(_wrap_variants(sd))[variant]
+    rc, out = convert(tmp_path, ckpt)
+    assert rc == 0, label
+    model = build_algorithm(4)
+    model.load_state_dict(out['state_dict'], strict=True)
+    ref = convert(tmp_path, fx['checkpoint'], name='ref.pth')[1]
+    for k, v in ref['state_dict'].items():
+        assert torch.equal(out['state_dict'][k], v), (label, k)
+
+
+def test_encoder_only_checkpoint(tmp_path):
+    fx = load_fixture('videomae_v2_pretrain_tiny.pth')
+    enc = {k: v for k, v in fx['checkpoint']['model'].items()
+           if k.startswith('encoder.')}
+    rc, out = convert(tmp_path, {'model': enc})
+    assert rc == 0
+    assert out['meta']['source_format'] == 'official-encoder'
+    assert out['meta']['target'] == 'backbone'
+    backbone = MODELS.build(backbone_cfg(4)).eval()
+    backbone.load_state_dict(out['state_dict'], strict=True)
+    # --to algorithm needs a decoder
+    rc, _ = convert(tmp_path, {'model': enc}, '--to', 'algorithm',
+                    name='enc2.pth')
+    assert rc == 1
+
+
+def test_pickled_training_checkpoint(tmp_path, capsys):
+    """Official training saves pickle argparse args: weights_only=False."""
+    fx = load_fixture('videomae_v2_pretrain_tiny.pth')
+    ckpt = dict(
+        model=fx['checkpoint']['model'],
+        epoch=799,
+        args=argparse.Namespace(model='pretrain_videomae_base_patch16_224'))
+    rc, out = convert(tmp_path, ckpt)
+    assert rc == 0
+    assert 'weights_only=False' in capsys.readouterr().out
+    build_algorithm(4).load_state_dict(out['state_dict'], strict=True)
+
+
+# --------------------------------------------------------------------------
+# weights that would be dropped -> non-zero exit naming them
+# --------------------------------------------------------------------------
+def test_unknown_tensor_fails(tmp_path, capsys):
+    fx = load_fixture('videomae_v1_pretrain_tiny.pth')
+    sd = dict(fx['checkpoint']['model'])
+    sd['encoder.blocks.0.attn.rel_pos_bias'] = torch.zeros(4)
+    rc, _ = convert(tmp_path, {'model': sd})
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert 'encoder.blocks.0.attn.rel_pos_bias' in err
+    assert 'nothing written' in err
+
+
+def test_unknown_tensor_fails_finetune_and_hf(tmp_path, capsys):
+    fx = load_fixture('videomae_v1_finetune_tiny.pth')
+    sd = dict(fx['checkpoint']['module'])
+    sd['cls_token'] = torch.zeros(1, 1, 64)
+    rc, _ = convert(tmp_path, {'module': sd})
+    assert rc == 1
+    assert 'cls_token' in capsys.readouterr().err
+
+    hf_sd = _hf_pretrain_state_dict()
+    hf_sd['videomae.pooler.dense.weight'] = torch.zeros(64, 64)
+    rc, _ = convert(tmp_path, hf_sd, name='hf_bad.pth')
+    assert rc == 1
+    assert 'videomae.pooler.dense.weight' in capsys.readouterr().err
+
+
+def test_algorithm_target_would_drop_classifier(tmp_path, capsys):
+    fx = load_fixture('videomae_v1_finetune_tiny.pth')
+    rc, _ = convert(tmp_path, fx['checkpoint'], '--to', 'algorithm')
+    assert rc == 1
+    assert 'decoder' in capsys.readouterr().err
+
+
+def test_shape_mismatch_with_inferred_model_fails(tmp_path, capsys):
+    """A tensor whose shape the inferred model cannot hold is reported."""
+    fx = load_fixture('videomae_v1_pretrain_tiny.pth')
+    sd = dict(fx['checkpoint']['model'])
+    sd['encoder.blocks.1.attn.q_bias'] = torch.zeros(65)
+    rc, _ = convert(tmp_path, {'model': sd})
+    assert rc == 1
+    assert 'backbone.blocks.1.attn.q_bias' in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# HuggingFace and MMAction2 sources
+# --------------------------------------------------------------------------
+def _hf_config(**kwargs):
+    from transformers import VideoMAEConfig
+    cfg = dict(
+        image_size=32, patch_size=8, num_frames=4, tubelet_size=2,
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=256, decoder_hidden_size=32,
+        decoder_num_hidden_layers=2, decoder_num_attention_heads=2,
+        decoder_intermediate_size=128, norm_pix_loss=True,
+        use_mean_pooling=False, qkv_bias=True, layer_norm_eps=1e-6)
+    cfg.update(kwargs)
+    return VideoMAEConfig(**cfg)
+
+
+def _hf_pretrain_state_dict(**kwargs):
+    pytest.importorskip('transformers')
+    from transformers import VideoMAEForPreTraining
+    torch.manual_seed(0)
+    model = VideoMAEForPreTraining(_hf_config(**kwargs))
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 1:
+                p.add_(0.1 * torch.randn(p.shape, generator=gen))
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize('name', ['pytorch_model.bin', 'model.safetensors'])
+def test_hf_pretrain(tmp_path, name):
+    hf_sd = _hf_pretrain_state_dict()
+    rc, out = convert(tmp_path, hf_sd, name=name)
+    assert rc == 0
+    assert out['meta']['source_format'] == 'hf'
+    assert out['meta']['target'] == 'algorithm'
+    model = build_algorithm(4)
+    model.load_state_dict(out['state_dict'], strict=True)
+    q = out['state_dict']['backbone.blocks.1.attn.q_bias']
+    assert torch.equal(
+        q, hf_sd['videomae.encoder.layer.1.attention.attention.query.bias'])
+
+
+def test_hf_without_final_norm_strict(tmp_path, capsys):
+    """use_mean_pooling=True HF pretraining: fc_norm missing in the target;
+    reported (exit 0), an error under --strict."""
+    hf_sd = _hf_pretrain_state_dict(use_mean_pooling=True)
+    rc, out = convert(tmp_path, hf_sd)
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert 'backbone.fc_norm.weight' in text and 'use_mean_pooling' in text
+    assert out['meta']['inferred_config']['backbone']['use_mean_pooling']
+    rc, _ = convert(tmp_path, hf_sd, '--strict', name='strict.pth')
+    assert rc == 1
+
+
+def test_mmaction2_recognizer(tmp_path):
+    """An MMAction2 vit_mae recognizer checkpoint converts back losslessly."""
+    fx = load_fixture('videomae_v1_finetune_tiny.pth')
+    rc, ref = convert(tmp_path, fx['checkpoint'], name='ref.pth')
+    assert rc == 0
+    from mmmae.models.utils import get_sinusoid_table
+    mma = {}
+    for k, v in ref['state_dict'].items():
+        k = k.replace('patch_embed.proj.', 'patch_embed.projection.')
+        k = re.sub(r'mlp\.fc1\.', 'mlp.layers.0.0.', k)
+        k = re.sub(r'mlp\.fc2\.', 'mlp.layers.1.', k)
+        mma[k] = v
+    mma['backbone.pos_embed'] = get_sinusoid_table(32, 64)[None]
+    mma['data_preprocessor.mean'] = torch.tensor([123.675, 116.28, 103.53])
+    mma['data_preprocessor.std'] = torch.tensor([58.395, 57.12, 57.375])
+    rc, out = convert(tmp_path, {'state_dict': mma, 'meta': {}},
+                      name='mma.pth')
+    assert rc == 0
+    assert out['meta']['source_format'] == 'mmaction2'
+    assert list(out['state_dict']) == list(ref['state_dict'])
+    for k, v in ref['state_dict'].items():
+        assert torch.equal(out['state_dict'][k], v), k
+
+
+def test_mmmae_checkpoint_retarget(tmp_path):
+    fx = load_fixture('videomae_v1_pretrain_tiny.pth')
+    rc, ref = convert(tmp_path, fx['checkpoint'], name='ref.pth')
+    rc, out = convert(tmp_path, ref, '--to', 'backbone', name='again.pth')
+    assert rc == 0
+    assert out['meta']['source_format'] == 'mmmae'
+    MODELS.build(backbone_cfg(16)).load_state_dict(out['state_dict'],
+                                                   strict=True)
+
+
+def test_unrecognized_file(tmp_path, capsys):
+    rc, _ = convert(tmp_path, {'foo.weight': torch.zeros(2)})
+    assert rc == 1
+    assert 'unrecognized' in capsys.readouterr().err

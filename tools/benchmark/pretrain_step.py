@@ -1,0 +1,405 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""Time one VideoMAE pretraining step: mmmae vs HuggingFace transformers.
+
+Both models are built in the same process with the *same weights* (the HF
+model is randomly initialised and converted with
+:func:`mmmae.utils.hf_converters.convert_hf_videomae`), see the same clip and
+the same tube mask, and are trained with the same AdamW settings. One step is
+forward + loss + backward + ``optimizer.step()``; HF uses
+``attn_implementation='sdpa'``, mmmae always uses
+``F.scaled_dot_product_attention``.
+
+Example (defaults: ViT-B, 16x224x224, tubelet 2, patch 16 -> 1568 tokens,
+90% tube mask -> 160 visible, decoder depth 4 / dim 384, batch 2)::
+
+    python tools/benchmark/pretrain_step.py --iters 3 --warmup 1
+    python tools/benchmark/pretrain_step.py --arch tiny --img-size 112
+    python tools/benchmark/pretrain_step.py --device cuda --iters 20
+
+Memory: on CUDA the peak of ``torch.cuda.max_memory_allocated`` during the
+timed steps minus what was allocated before them (weights, optimizer state).
+On CPU the peak resident set size (sampled from ``/proc/self/statm`` every
+millisecond by a thread) minus the RSS before the timed steps; glibc is told
+(``mallopt``) to serve large blocks with ``mmap`` so freed memory leaves the
+RSS and consecutive runs do not hide each other's peaks. Weights, gradients
+buffers kept between steps and AdamW state are part of the baseline, so the
+number is the step's working memory (activations, gradients, temporaries).
+"""
+import argparse
+import ctypes
+import gc
+import os
+import os.path as osp
+import statistics
+import sys
+import threading
+import time
+from typing import Callable, Dict, List
+
+import torch
+
+_REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
+ARCHS = {
+    # name: (dims, depth, heads, ffn, dec dims, dec depth, dec heads)
+    'tiny': (192, 4, 3, 768, 96, 2, 3),
+    's': (384, 12, 6, 1536, 192, 4, 3),
+    'b': (768, 12, 12, 3072, 384, 4, 6),
+    'l': (1024, 24, 16, 4096, 512, 4, 8),
+}
+
+
+# --------------------------------------------------------------------------
+# memory measurement
+# --------------------------------------------------------------------------
+def _libc():
+    try:
+        return ctypes.CDLL('libc.so.6')
+    except OSError:
+        return None
+
+
+def tune_malloc() -> bool:
+    """Serve blocks >= 64 KiB with mmap (freed at once, no dynamic threshold).
+
+    Returns:
+        bool: Whether glibc accepted the setting.
+    """
+    libc = _libc()
+    if libc is None:
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    ok = libc.mallopt(M_MMAP_THRESHOLD, 64 * 1024) == 1
+    libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024)
+    return ok
+
+
+def release_memory() -> None:
+    gc.collect()
+    libc = _libc()
+    if libc is not None and hasattr(libc, 'malloc_trim'):
+        libc.malloc_trim(0)
+
+
+def rss_bytes() -> int:
+    """Current resident set size (Linux), else the peak from getrusage."""
+    try:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, ValueError):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class PeakRSS:
+    """Context manager sampling the RSS peak in a background thread."""
+
+    def __init__(self, interval: float = 1e-3) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> 'PeakRSS':
+        self.peak = rss_bytes()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+
+# --------------------------------------------------------------------------
+# models
+# --------------------------------------------------------------------------
+def hf_config(args):
+    from transformers import VideoMAEConfig
+    d, depth, heads, ffn, dd, ddepth, dheads = ARCHS[args.arch]
+    return VideoMAEConfig(
+        image_size=args.img_size,
+        patch_size=args.patch_size,
+        num_channels=3,
+        num_frames=args.frames,
+        tubelet_size=args.tubelet_size,
+        hidden_size=d,
+        num_hidden_layers=depth,
+        num_attention_heads=heads,
+        intermediate_size=ffn,
+        decoder_hidden_size=dd,
+        decoder_num_hidden_layers=args.decoder_depth or ddepth,
+        decoder_num_attention_heads=dheads,
+        decoder_intermediate_size=4 * dd,
+        hidden_act='gelu',
+        qkv_bias=True,
+        use_mean_pooling=False,
+        norm_pix_loss=True,
+        layer_norm_eps=1e-6,
+        hidden_dropout_prob=0.,
+        attention_probs_dropout_prob=0.)
+
+
+def build_models(args, device):
+    """HF model (sdpa) and the mmmae algorithm with the same weights."""
+    from transformers import VideoMAEForPreTraining
+
+    from mmmae.registry import MODELS
+    from mmmae.utils.hf_converters import convert_hf_videomae
+    cfg = hf_config(args)
+    torch.manual_seed(args.seed)
+    hf = VideoMAEForPreTraining._from_config(cfg, attn_implementation='sdpa')
+    for m in hf.modules():  # HF hard-codes 1e-5 for decoder.norm
+        if isinstance(m, torch.nn.LayerNorm):
+            m.eps = 1e-6
+    d, depth, heads, ffn, dd, ddepth, dheads = ARCHS[args.arch]
+    ours = MODELS.build(
+        dict(
+            type='mmmae.VideoMAE',
+            backbone=dict(
+                type='mmmae.VideoMAEViT',
+                arch=dict(
+                    embed_dims=d,
+                    num_layers=depth,
+                    num_heads=heads,
+                    feedforward_channels=ffn),
+                img_size=args.img_size,
+                patch_size=args.patch_size,
+                num_frames=args.frames,
+                tubelet_size=args.tubelet_size),
+            neck=dict(
+                type='mmmae.VideoMAEPretrainDecoder',
+                embed_dims=d,
+                decoder_embed_dims=dd,
+                decoder_depth=args.decoder_depth or ddepth,
+                decoder_num_heads=dheads,
+                patch_size=args.patch_size,
+                tubelet_size=args.tubelet_size),
+            head=dict(
+                type='mmmae.VideoMAEPretrainHead',
+                norm_pix=True,
+                patch_size=args.patch_size,
+                tubelet_size=args.tubelet_size)))
+    ours.load_state_dict(convert_hf_videomae(hf.state_dict()), strict=True)
+    return ours.to(device).train(), hf.to(device).train()
+
+
+def make_batch(args, device):
+    """Normalised clip ``(B, C, T, H, W)``, HF layout copy, tube mask."""
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    B = args.batch_size
+    x = torch.randn(B, 3, args.frames, args.img_size, args.img_size,
+                    generator=gen)
+    t = args.frames // args.tubelet_size
+    hw = (args.img_size // args.patch_size)**2
+    num_masked = int(args.mask_ratio * hw)  # official int() floor
+    rows = []
+    for _ in range(B):
+        frame = torch.zeros(hw, dtype=torch.bool)
+        frame[torch.randperm(hw, generator=gen)[:num_masked]] = True
+        rows.append(frame.repeat(t))
+    mask = torch.stack(rows)
+    x_hf = x.permute(0, 2, 1, 3, 4).contiguous()
+    return x.to(device), x_hf.to(device), mask.to(device)
+
+
+def step_fns(ours, hf, x, x_hf, mask) -> Dict[str, Callable]:
+    """Loss closures (forward only) for each implementation."""
+    from mmengine.structures import BaseDataElement
+    samples = [BaseDataElement(mask=m) for m in mask]
+
+    def ours_loss():
+        return ours.loss(x, samples)['loss']
+
+    def hf_loss():
+        return hf(pixel_values=x_hf, bool_masked_pos=mask).loss
+
+    return {'mmmae': ours_loss, 'hf': hf_loss}
+
+
+def sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def run_one(loss_fn, model, opt, device, precision, warmup, iters):
+    """Warm up, then time ``iters`` steps. Returns times, memory, loss."""
+    use_bf16 = precision == 'bf16'
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16,
+                            enabled=use_bf16):
+            loss = loss_fn()
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(warmup):
+        step()
+    opt.zero_grad(set_to_none=True)
+    sync(device)
+    release_memory()
+    times: List[float] = []
+    if device.type == 'cuda':
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        for _ in range(iters):
+            t0 = time.perf_counter()
+            loss = step()
+            sync(device)
+            times.append(time.perf_counter() - t0)
+        peak = torch.cuda.max_memory_allocated(device) - base
+    else:
+        base = rss_bytes()
+        with PeakRSS() as mon:
+            for _ in range(iters):
+                t0 = time.perf_counter()
+                loss = step()
+                times.append(time.perf_counter() - t0)
+        peak = mon.peak - base
+    opt.zero_grad(set_to_none=True)
+    return times, peak, float(loss.detach())
+
+
+def make_optimizer(model):
+    return torch.optim.AdamW(
+        model.parameters(), lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05)
+
+
+def parity_check(fns) -> float:
+    """``|loss(mmmae) - loss(hf)|`` in fp32 on the benchmark batch."""
+    with torch.no_grad():
+        a = fns['mmmae']().float()
+        b = fns['hf']().float()
+    return abs(float(a - b))
+
+
+def profile_step(name, fn, model, device, precision, top):
+    """Print the torch.profiler op table of one training step."""
+    from torch.profiler import ProfilerActivity, profile
+    acts = [ProfilerActivity.CPU]
+    if device.type == 'cuda':
+        acts.append(ProfilerActivity.CUDA)
+    model.zero_grad(set_to_none=True)
+    with profile(activities=acts) as prof:
+        with torch.autocast(device.type, dtype=torch.bfloat16,
+                            enabled=precision == 'bf16'):
+            loss = fn()
+        loss.backward()
+        sync(device)
+    model.zero_grad(set_to_none=True)
+    key = 'self_cuda_time_total' if device.type == 'cuda' else \
+        'self_cpu_time_total'
+    print(f'\n--- profile: {name} {precision} (forward+backward, sorted by '
+          f'{key}) ---')
+    print(prof.key_averages().table(sort_by=key, row_limit=top))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description='mmmae vs HF VideoMAE pretraining step time and memory')
+    p.add_argument('--arch', choices=sorted(ARCHS), default='b')
+    p.add_argument('--frames', type=int, default=16)
+    p.add_argument('--img-size', type=int, default=224)
+    p.add_argument('--patch-size', type=int, default=16)
+    p.add_argument('--tubelet-size', type=int, default=2)
+    p.add_argument('--decoder-depth', type=int, default=None,
+                   help='default: 4 (2 for tiny)')
+    p.add_argument('--mask-ratio', type=float, default=0.9)
+    p.add_argument('--batch-size', type=int, default=2)
+    p.add_argument('--iters', type=int, default=10)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch intra-op threads (CPU); default: torch default')
+    p.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
+    p.add_argument('--precision', nargs='+', default=['fp32', 'bf16'],
+                   choices=['fp32', 'bf16'])
+    p.add_argument('--impl', nargs='+', default=['mmmae', 'hf'],
+                   choices=['mmmae', 'hf'])
+    p.add_argument('--profile', action='store_true',
+                   help='also print a torch.profiler table of one step each')
+    p.add_argument('--profile-top', type=int, default=25)
+    p.add_argument('--seed', type=int, default=0)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == 'cpu':
+        tune_malloc()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import mmmae  # noqa: F401
+    import transformers
+
+    ours, hf = build_models(args, device)
+    x, x_hf, mask = make_batch(args, device)
+    fns = step_fns(ours, hf, x, x_hf, mask)
+    models = {'mmmae': ours, 'hf': hf}
+    n_tok = mask.shape[1]
+    n_vis = int((~mask[0]).sum())
+    n_params = sum(p.numel() for p in ours.parameters())
+    print(f'torch {torch.__version__}, transformers {transformers.__version__}'
+          f', device {device}, threads {torch.get_num_threads()}')
+    print(f'arch {args.arch}: {n_params / 1e6:.1f}M params, clip '
+          f'{args.frames}x{args.img_size}x{args.img_size}, {n_tok} tokens, '
+          f'{n_vis} visible, batch {args.batch_size}, warmup {args.warmup}, '
+          f'iters {args.iters}')
+    diff = parity_check(fns)
+    print(f'same weights: |loss(mmmae) - loss(hf)| = {diff:.2e} (fp32)')
+
+    results = {}
+    for precision in args.precision:
+        for impl in args.impl:
+            model = models[impl]
+            opt = make_optimizer(model)
+            times, peak, loss = run_one(fns[impl], model, opt, device,
+                                        precision, args.warmup, args.iters)
+            del opt
+            release_memory()
+            results[(impl, precision)] = (times, peak, loss)
+            per_clip = statistics.mean(times) / args.batch_size
+            print(f'  {impl:6s} {precision}: {per_clip * 1e3:9.1f} ms/clip '
+                  f'(steps: {", ".join(f"{t:.2f}" for t in times)} s)',
+                  flush=True)
+
+    print()
+    header = ('| impl  | precision | ms/clip (mean) | ms/clip (min) | '
+              'step s | peak mem MiB | loss   |')
+    print(header)
+    print('|' + '|'.join('-' * (len(c)) for c in header.split('|')[1:-1])
+          + '|')
+    for (impl, precision), (times, peak, loss) in results.items():
+        mean_ms = statistics.mean(times) / args.batch_size * 1e3
+        min_ms = min(times) / args.batch_size * 1e3
+        print(f'| {impl:5s} | {precision:9s} | {mean_ms:14.1f} | '
+              f'{min_ms:13.1f} | {statistics.mean(times):6.2f} | '
+              f'{peak / 2**20:12.0f} | {loss:6.4f} |')
+    for precision in args.precision:
+        a, b = results.get(('mmmae', precision)), results.get(
+            ('hf', precision))
+        if a and b:
+            t_ratio = statistics.mean(a[0]) / statistics.mean(b[0])
+            m_ratio = a[1] / b[1] if b[1] > 0 else float('nan')
+            print(f'ratio mmmae/hf {precision}: time {t_ratio:.3f}, '
+                  f'peak mem {m_ratio:.3f}')
+
+    if args.profile:
+        for precision in args.precision:
+            for impl in args.impl:
+                profile_step(impl, fns[impl], models[impl], device,
+                             precision, args.profile_top)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,661 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""Convert VideoMAE checkpoints (official V1/V2, HuggingFace, MMAction2) to
+the mmmae key layout.
+
+Usage::
+
+    python tools/model_converters/videomae2mmmae.py SRC DST \
+        [--to auto|algorithm|backbone|recognizer] [--strict]
+
+Sources (detected from the keys, not the file name):
+
+* official VideoMAE V1/V2 pretraining checkpoints (``{'model': sd}``,
+  ``encoder.*`` / ``decoder.*`` / ``encoder_to_decoder`` / ``mask_token``),
+  also encoder-only dumps (``encoder.*`` without a decoder);
+* official fine-tuned checkpoints (DeepSpeed ``{'module': sd}``,
+  ``blocks.*`` / ``fc_norm`` / ``head``);
+* HuggingFace ``VideoMAEForPreTraining`` / ``VideoMAEForVideoClassification``
+  / ``VideoMAEModel`` (``pytorch_model.bin`` or ``model.safetensors``;
+  transformers v4 ``q_bias`` and v5 ``query.bias`` layouts);
+* MMAction2 ``VisionTransformer`` (``vit_mae``) recognizers;
+* mmmae checkpoints (re-targeted only).
+
+Wrappers ``state_dict``/``model``/``module``/``model_state`` and the key
+prefixes ``module.`` (DDP) and ``_orig_mod.`` (``torch.compile``) are removed.
+
+Targets (``--to``):
+
+* ``algorithm``: ``backbone.*`` + ``neck.*`` for ``mmmae.VideoMAE``
+  (needs a decoder in the source);
+* ``recognizer``: ``backbone.*`` (+ ``cls_head.fc_cls.*`` when the source has
+  a classifier) for an MMAction2 ``Recognizer3D`` with a linear head;
+* ``backbone``: the ``mmmae.VideoMAEViT`` state dict (no prefix), loadable
+  with ``init_cfg=dict(type='Pretrained', checkpoint=DST)``;
+* ``auto`` (default): ``algorithm`` when there is a decoder, else
+  ``recognizer`` when there is a classifier, else ``backbone``.
+
+The output is an MMEngine checkpoint ``{'state_dict': ..., 'meta': {...}}``.
+The tool exits with status 1, naming the keys, when any source tensor would
+be dropped without being asked for (unknown keys, keys the target model does
+not have, shape mismatches). Discarding a part on purpose (the decoder with
+``--to backbone``) is reported, not an error. With ``--strict`` the target
+model must also be complete (no missing keys) and any caveat in the notes
+(e.g. HF first-token pooling) is an error.
+"""
+import argparse
+import os
+import os.path as osp
+import re
+import sys
+import time
+from collections import OrderedDict
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+_REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _REPO not in sys.path:  # run as a script from a source checkout
+    sys.path.insert(0, _REPO)
+
+import mmmae  # noqa: E402,F401  (compat patches)
+from mmmae.utils.hf_converters import (HFConversionError,  # noqa: E402
+                                       convert_hf_videomae,
+                                       inspect_hf_videomae, is_hf_videomae)
+
+Tensor = torch.Tensor
+StateDict = Dict[str, Tensor]
+
+_WRAPPERS = ('state_dict', 'model', 'module', 'model_state')
+_PREFIXES = ('module.', '_orig_mod.')
+_TARGETS = ('auto', 'algorithm', 'backbone', 'recognizer')
+_MMACTION_RENAMES = (
+    (re.compile(r'^backbone\.patch_embed\.projection\.'),
+     'backbone.patch_embed.proj.'),
+    (re.compile(r'^(backbone\.blocks\.\d+\.mlp\.)layers\.0\.0\.'), r'\1fc1.'),
+    (re.compile(r'^(backbone\.blocks\.\d+\.mlp\.)layers\.1\.'), r'\1fc2.'),
+)
+
+
+class ConversionError(RuntimeError):
+    """Conversion would lose weights or could not be done."""
+
+
+# --------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------
+def load_source(path: str) -> Tuple[object, List[str]]:
+    """Load a checkpoint file.
+
+    ``.safetensors`` files are read with ``safetensors``. Other files are
+    tried with ``torch.load(weights_only=True)`` first; official training
+    checkpoints pickle ``argparse.Namespace`` args and need
+    ``weights_only=False``, which executes pickled code: only convert files
+    you trust.
+
+    Args:
+        path (str): Checkpoint path.
+
+    Returns:
+        tuple: (loaded object, notes).
+    """
+    notes = []
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        return load_file(path, device='cpu'), notes
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:  # pickle.UnpicklingError and friends
+        notes.append(
+            'loaded with torch.load(weights_only=False): the file holds '
+            f'pickled Python objects ({type(exc).__name__}: '
+            f'{str(exc).splitlines()[0][:120]}). Only convert checkpoints '
+            'you trust.')
+        obj = torch.load(path, map_location='cpu', weights_only=False)
+    return obj, notes
+
+
+def _is_state_dict(obj) -> bool:
+    return isinstance(obj, dict) and len(obj) > 0 and all(
+        isinstance(k, str) for k in obj) and any(
+            isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def unwrap(obj) -> Tuple[StateDict, List[str]]:
+    """Find the state dict inside a checkpoint and strip wrapper prefixes.
+
+    Tries helper ``mmmae.utils.checkpoint_converters.unwrap_checkpoint``
+    first, then the wrappers ``state_dict``, ``model``, ``module``,
+    ``model_state``, then the raw dict. Strips ``module.`` and
+    ``_orig_mod.`` prefixes (repeatedly, in any order) from every key that
+    has one.
+
+    Args:
+        obj: What ``torch.load`` returned.
+
+    Returns:
+        tuple: (flat state dict, notes).
+    """
+    notes = []
+    sd = None
+    try:
+        from mmmae.utils.checkpoint_converters import unwrap_checkpoint
+        sd = unwrap_checkpoint(obj)
+    except ImportError:
+        pass
+    except (KeyError, ValueError, TypeError):
+        sd = None  # e.g. non-tensor entries next to the weights
+    if sd is None or not _is_state_dict(sd):
+        sd = None
+        node = obj
+        for _ in range(3):  # e.g. {'model': {'module': sd}}
+            if _is_state_dict(node) and not any(
+                    w in node and isinstance(node[w], dict)
+                    for w in _WRAPPERS):
+                sd = node
+                break
+            if not isinstance(node, dict):
+                break
+            for w in _WRAPPERS:
+                if isinstance(node.get(w), dict):
+                    notes.append(f'state dict found under {w!r}')
+                    node = node[w]
+                    break
+            else:
+                break
+        if sd is None and _is_state_dict(node):
+            sd = node
+    if sd is None:
+        keys = list(obj)[:20] if isinstance(obj, dict) else type(obj)
+        raise ConversionError(
+            f'no state dict found in the checkpoint (top level: {keys}); '
+            f'expected a flat dict or one under {list(_WRAPPERS)}')
+    out = OrderedDict()
+    stripped = set()
+    for k, v in sd.items():
+        nk = k
+        changed = True
+        while changed:
+            changed = False
+            for p in _PREFIXES:
+                if nk.startswith(p):
+                    nk = nk[len(p):]
+                    stripped.add(p)
+                    changed = True
+                # torch.compile of a submodule: 'encoder._orig_mod.blocks...'
+                if '.' + p in nk:
+                    nk = nk.replace('.' + p, '.')
+                    stripped.add(p)
+                    changed = True
+        if nk in out:
+            raise ConversionError(
+                f'two keys collapse to {nk!r} after removing prefixes '
+                f'{sorted(stripped)}')
+        out[nk] = v
+    if stripped:
+        notes.append(f'removed key prefixes {sorted(stripped)}')
+    non_tensors = [k for k, v in out.items() if not isinstance(v, Tensor)]
+    if non_tensors:
+        raise ConversionError(
+            f'non-tensor entries in the state dict: {non_tensors[:20]}')
+    return out, notes
+
+
+# --------------------------------------------------------------------------
+# detection and conversion
+# --------------------------------------------------------------------------
+def detect_format(sd: StateDict) -> str:
+    """Name the key layout of a flat state dict.
+
+    Returns:
+        str: ``'hf'``, ``'mmmae'``, ``'mmaction2'``, ``'official-pretrain'``,
+        ``'official-encoder'``, ``'official-finetune'`` or ``'unknown'``.
+    """
+    keys = list(sd)
+    if is_hf_videomae(sd):
+        return 'hf'
+    if 'backbone.patch_embed.projection.weight' in sd or any(
+            '.mlp.layers.' in k for k in keys if k.startswith('backbone.')):
+        return 'mmaction2'
+    if any(k.startswith(('backbone.', 'neck.', 'cls_head.', 'head.'))
+           for k in keys) and 'backbone.patch_embed.proj.weight' in sd:
+        return 'mmmae'
+    if 'encoder.patch_embed.proj.weight' in sd:
+        if any(k.startswith(('decoder.', 'encoder_to_decoder'))
+               for k in keys):
+            return 'official-pretrain'
+        return 'official-encoder'
+    if 'patch_embed.proj.weight' in sd:
+        return 'official-finetune'
+    return 'unknown'
+
+
+def convert_official(sd: StateDict) -> Tuple[StateDict, List[str]]:
+    """Official V1/V2 (pretrain, encoder-only or fine-tuned) -> mmmae.
+
+    Uses ``mmmae.utils.checkpoint_converters.convert_official_videomae``
+    (unknown keys raise; a stored ``pos_embed`` is dropped only when it equals
+    the recomputed sin-cos table) and double-checks that every other source
+    tensor arrived in the output.
+
+    Args:
+        sd (dict): Unwrapped official state dict.
+
+    Returns:
+        tuple: (converted state dict, notes).
+    """
+    from mmmae.utils.checkpoint_converters import convert_official_videomae
+    notes = []
+    try:
+        out = convert_official_videomae(sd, strict=True)
+    except KeyError as exc:  # lists every unknown key
+        msg = exc.args[0] if exc.args else str(exc)
+        raise ConversionError(
+            f'{msg} (they would be silently dropped)') from exc
+    out_ids = {id(v) for v in out.values()}
+    lost = [k for k, v in sd.items() if id(v) not in out_ids]
+    tables = [k for k in lost if k.split('.')[-1] == 'pos_embed']
+    lost = [k for k in lost if k not in tables]
+    if lost:
+        raise ConversionError(
+            f'{len(lost)} source tensors were not converted (they would be '
+            f'silently dropped): {lost}')
+    if tables:
+        notes.append(f'ignored {tables}: equal to the fixed sin-cos table '
+                     'mmmae recomputes')
+    return OrderedDict(out), notes
+
+
+def _is_fixed_sincos(value: Tensor) -> bool:
+    from mmmae.models.utils import get_sinusoid_table
+    v = value[0] if value.dim() == 3 and value.shape[0] == 1 else value
+    if v.dim() != 2:
+        return False
+    table = get_sinusoid_table(v.shape[0], v.shape[1])
+    return torch.allclose(v.float(), table, atol=1e-5, rtol=0)
+
+
+def convert_mmaction2(sd: StateDict) -> Tuple[StateDict, List[str]]:
+    """MMAction2 ``vit_mae`` recognizer/backbone -> mmmae layout.
+
+    ``patch_embed.projection`` -> ``patch_embed.proj``, ``mlp.layers.0.0`` ->
+    ``mlp.fc1``, ``mlp.layers.1`` -> ``mlp.fc2``; ``cls_head.*`` is kept.
+    The ``pos_embed`` buffer is dropped when it equals the sin-cos table
+    mmmae recomputes, and ``data_preprocessor.mean/std`` (normalization
+    constants, not weights) are reported and left out.
+    """
+    out = OrderedDict()
+    notes = []
+    for k, v in sd.items():
+        if k.startswith('data_preprocessor.'):
+            notes.append(f'left out {k} = {v.flatten().tolist()} (set it in '
+                         'the data_preprocessor config)')
+            continue
+        if not k.startswith(('backbone.', 'cls_head.')):
+            k = 'backbone.' + k  # bare backbone state dict
+        if k == 'backbone.pos_embed':
+            if not _is_fixed_sincos(v):
+                raise ConversionError(
+                    f'{k} {tuple(v.shape)} differs from the fixed sin-cos '
+                    'table; mmmae has no learnable positional embedding')
+            notes.append(f'ignored {k}: the fixed sin-cos table mmmae '
+                         'recomputes')
+            continue
+        nk = k
+        for pat, rep in _MMACTION_RENAMES:
+            nk = pat.sub(rep, nk)
+        out[nk] = v
+    return out, notes
+
+
+def convert_any(sd: StateDict) -> Tuple[StateDict, str, List[str]]:
+    """Detect the layout and convert to the mmmae algorithm layout.
+
+    Returns:
+        tuple: (state dict with ``backbone.``/``neck.``/``cls_head.`` keys,
+        detected format, notes).
+    """
+    fmt = detect_format(sd)
+    notes: List[str] = []
+    if fmt == 'hf':
+        info = inspect_hf_videomae(sd)
+        notes += [f"HF transformers bias layout: {info['bias_layout']}"]
+        notes += info['notes']
+        try:
+            out = convert_hf_videomae(sd, warn=False)
+        except HFConversionError as exc:
+            raise ConversionError(str(exc)) from exc
+    elif fmt.startswith('official'):
+        out, n = convert_official(sd)
+        notes += n
+    elif fmt == 'mmaction2':
+        out, n = convert_mmaction2(sd)
+        notes += n
+    elif fmt == 'mmmae':
+        out = OrderedDict(sd)
+        notes.append('already in mmmae layout; only re-targeted')
+    else:
+        raise ConversionError(
+            'unrecognized checkpoint layout; first keys: '
+            f'{list(sd)[:15]}')
+    unknown = [k for k in out
+               if not k.startswith(('backbone.', 'neck.', 'cls_head.'))]
+    if unknown:
+        raise ConversionError(
+            f'{len(unknown)} tensors have no mmmae counterpart (they would '
+            f'be silently dropped): {unknown}')
+    return out, fmt, notes
+
+
+def select_target(sd: StateDict,
+                  to: str) -> Tuple[StateDict, str, List[str]]:
+    """Keep the part of the converted checkpoint that ``to`` asks for.
+
+    Returns:
+        tuple: (target state dict, resolved target, discarded keys).
+    """
+    has_neck = any(k.startswith('neck.') for k in sd)
+    has_head = any(k.startswith('cls_head.') for k in sd)
+    if to == 'auto':
+        to = 'algorithm' if has_neck else (
+            'recognizer' if has_head else 'backbone')
+    if to == 'algorithm':
+        if not has_neck:
+            raise ConversionError(
+                '--to algorithm needs a pretraining checkpoint with a '
+                'decoder; this one has none (use --to backbone or '
+                'recognizer)')
+        keep = ('backbone.', 'neck.')
+    elif to == 'recognizer':
+        keep = ('backbone.', 'cls_head.')
+    else:
+        keep = ('backbone.', )
+    out = OrderedDict()
+    discarded = []
+    for k, v in sd.items():
+        if k.startswith(keep):
+            out[k[len('backbone.'):] if to == 'backbone' else k] = v
+        else:
+            discarded.append(k)
+    if to == 'algorithm' and has_head:
+        raise ConversionError(
+            'the checkpoint has both a decoder and a classifier; '
+            '--to algorithm would drop cls_head.*: '
+            f"{[k for k in discarded if k.startswith('cls_head.')]}")
+    return out, to, discarded
+
+
+# --------------------------------------------------------------------------
+# target model (shape-inferred) for the missing/unexpected report
+# --------------------------------------------------------------------------
+def _heads_for(dims: int) -> int:
+    """Standard head count for a width (64-wide heads otherwise)."""
+    table = {384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 16, 192: 3, 512: 8,
+             640: 8}
+    if dims in table:
+        return table[dims]
+    return dims // 64 if dims >= 64 and dims % 64 == 0 else 1
+
+
+def infer_config(sd: StateDict) -> dict:
+    """mmmae model config matching the shapes of a converted state dict.
+
+    Heads cannot be read from weights (they never change a shape); the
+    standard ViT table is used. ``num_frames``/``img_size`` are not stored
+    either (the positional table is recomputed); set them in your config.
+
+    Args:
+        sd (dict): Converted state dict, algorithm layout.
+
+    Returns:
+        dict: ``backbone``, ``neck`` (or None) and ``num_classes`` (or None).
+    """
+    pw = sd.get('backbone.patch_embed.proj.weight')
+    if pw is None or pw.dim() != 5:
+        raise ConversionError('no backbone.patch_embed.proj.weight of rank 5')
+    dims, in_ch, tub, ph, pw_ = (int(s) for s in pw.shape)
+    depth = 1 + max((int(m.group(1)) for m in (
+        re.match(r'^backbone\.blocks\.(\d+)\.', k) for k in sd) if m),
+                    default=-1)
+    fc1 = sd.get('backbone.blocks.0.mlp.fc1.weight')
+    ffn = int(fc1.shape[0]) if fc1 is not None else 4 * dims
+    qkv_bias = 'backbone.blocks.0.attn.q_bias' in sd or depth == 0
+    layer_scale = any(
+        k.startswith('backbone.blocks.') and k.endswith('gamma_1')
+        for k in sd)
+    use_mean_pooling = ('backbone.fc_norm.weight' in sd
+                        or 'backbone.norm.weight' not in sd)
+    backbone = dict(
+        type='mmmae.VideoMAEViT',
+        arch=dict(
+            embed_dims=dims,
+            num_layers=depth,
+            num_heads=_heads_for(dims),
+            feedforward_channels=ffn),
+        patch_size=ph if ph == pw_ else (ph, pw_),
+        tubelet_size=tub,
+        in_channels=in_ch,
+        qkv_bias=qkv_bias,
+        use_mean_pooling=use_mean_pooling)
+    if layer_scale:
+        backbone['layer_scale_init_value'] = 0.1
+    cfg = dict(backbone=backbone, neck=None, num_classes=None)
+    e2d = sd.get('neck.encoder_to_decoder.weight')
+    if e2d is not None:
+        ddims = int(e2d.shape[0])
+        ddepth = 1 + max((int(m.group(1)) for m in (
+            re.match(r'^neck\.blocks\.(\d+)\.', k) for k in sd) if m),
+                         default=-1)
+        dfc1 = sd.get('neck.blocks.0.mlp.fc1.weight')
+        cfg['neck'] = dict(
+            type='mmmae.VideoMAEPretrainDecoder',
+            embed_dims=dims,
+            decoder_embed_dims=ddims,
+            decoder_depth=ddepth,
+            decoder_num_heads=_heads_for(ddims),
+            mlp_ratio=(float(dfc1.shape[0]) / ddims
+                       if dfc1 is not None else 4.),
+            patch_size=ph,
+            tubelet_size=tub,
+            in_channels=in_ch)
+        if 'neck.blocks.0.attn.q_bias' not in sd and ddepth > 0:
+            cfg['neck']['qkv_bias'] = False
+    fc = sd.get('cls_head.fc_cls.weight')
+    if fc is not None:
+        cfg['num_classes'] = int(fc.shape[0])
+    return cfg
+
+
+def build_target(cfg: dict, to: str) -> Dict[str, torch.Size]:
+    """Build the mmmae target model and return its state-dict shapes.
+
+    Args:
+        cfg (dict): From :func:`infer_config`.
+        to (str): Resolved target.
+
+    Returns:
+        dict: key -> shape of the target model's state dict.
+    """
+    import copy
+
+    from mmmae.registry import MODELS
+    bcfg = copy.deepcopy(cfg['backbone'])
+    # Smallest valid clip: the (non-persistent) table does not matter here.
+    ps = bcfg['patch_size']
+    ph, pw = (ps, ps) if isinstance(ps, int) else ps
+    bcfg.update(img_size=(ph, pw), num_frames=bcfg['tubelet_size'])
+    if to == 'algorithm':
+        ncfg = copy.deepcopy(cfg['neck'])
+        model = MODELS.build(
+            dict(
+                type='mmmae.VideoMAE',
+                backbone=bcfg,
+                neck=ncfg,
+                head=dict(
+                    type='mmmae.VideoMAEPretrainHead',
+                    patch_size=ph,
+                    tubelet_size=bcfg['tubelet_size'])))
+        return {k: v.shape for k, v in model.state_dict().items()}
+    backbone = MODELS.build(bcfg)
+    shapes = {k: v.shape for k, v in backbone.state_dict().items()}
+    if to == 'backbone':
+        return shapes
+    shapes = {'backbone.' + k: v for k, v in shapes.items()}
+    if cfg['num_classes'] is not None:
+        dims = bcfg['arch']['embed_dims']
+        shapes['cls_head.fc_cls.weight'] = torch.Size(
+            (cfg['num_classes'], dims))
+        shapes['cls_head.fc_cls.bias'] = torch.Size((cfg['num_classes'], ))
+    return shapes
+
+
+def compare(sd: StateDict, shapes: Dict[str, torch.Size]
+            ) -> Tuple[List[str], List[str], List[str]]:
+    """(missing, unexpected, shape mismatches) of ``sd`` vs a target."""
+    missing = [k for k in shapes if k not in sd]
+    unexpected = [k for k in sd if k not in shapes]
+    mismatch = [
+        f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(shapes[k])}'
+        for k in sd if k in shapes and sd[k].shape != shapes[k]
+    ]
+    return missing, unexpected, mismatch
+
+
+# --------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Convert VideoMAE checkpoints (official V1/V2, '
+        'HuggingFace, MMAction2) to mmmae.')
+    parser.add_argument('src', help='source checkpoint (.pth/.pt/.bin/'
+                        '.safetensors)')
+    parser.add_argument('dst', help='output MMEngine checkpoint (.pth)')
+    parser.add_argument(
+        '--to',
+        choices=_TARGETS,
+        default='auto',
+        help='what to write: the VideoMAE algorithm (backbone+neck), a '
+        'recognizer (backbone+cls_head), or the bare backbone. auto picks '
+        'algorithm/recognizer/backbone from what the source holds.')
+    parser.add_argument(
+        '--strict',
+        action='store_true',
+        help='also fail when the target model would have missing keys or a '
+        'caveat was found (e.g. HF first-token pooling)')
+    return parser.parse_args(argv)
+
+
+def _fmt_list(keys: List[str], limit: int = 12) -> str:
+    if len(keys) <= limit:
+        return ', '.join(keys)
+    return ', '.join(keys[:limit]) + f', ... (+{len(keys) - limit} more)'
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert ``args.src`` into ``args.dst``; see the module docstring.
+
+    Returns:
+        int: Exit status (0 ok, 1 failure).
+    """
+    obj, notes = load_source(args.src)
+    sd, n = unwrap(obj)
+    notes += n
+    num_src = len(sd)
+    conv, fmt, n = convert_any(sd)
+    notes += n
+    out, to, discarded = select_target(conv, args.to)
+
+    print(f'source: {args.src}')
+    print(f'  format: {fmt}, {num_src} tensors')
+    print(f'target: {to}, {len(out)} tensors')
+    if discarded:
+        print(f'  discarded on request (--to {to}): {len(discarded)} '
+              f'tensors: {_fmt_list(discarded)}')
+
+    errors: List[str] = []
+    cfg = infer_config(conv)
+    missing: List[str] = []
+    try:
+        shapes = build_target(cfg, to)
+    except Exception as exc:  # helper model not importable / mismatch
+        shapes = None
+        msg = (f'could not build the target model from the inferred shapes '
+               f'({type(exc).__name__}: {exc}); missing/unexpected keys '
+               'not checked')
+        notes.append(msg)
+        if args.strict:
+            errors.append(msg)
+    if shapes is not None:
+        missing, unexpected, mismatch = compare(out, shapes)
+        print(f'  vs the target model: {len(missing)} missing, '
+              f'{len(unexpected)} unexpected, {len(mismatch)} shape '
+              'mismatches')
+        if missing:
+            print(f'  missing (left at their init): {_fmt_list(missing)}')
+        if unexpected:
+            errors.append('unexpected keys (the target model has no place '
+                          f'for them; they would be dropped): {unexpected}')
+        if mismatch:
+            errors.append(f'shape mismatches: {mismatch}')
+        if missing and args.strict:
+            errors.append(f'--strict: missing keys {missing}')
+
+    for note in notes:
+        print(f'  note: {note}')
+    if args.strict:
+        caveats = [n for n in notes if 'FIRST PATCH TOKEN' in n]
+        errors += [f'--strict: {c}' for c in caveats]
+    if errors:
+        for e in errors:
+            print(f'ERROR: {e}', file=sys.stderr)
+        print('nothing written', file=sys.stderr)
+        return 1
+
+    import copy
+    model_cfg = copy.deepcopy(cfg)
+    meta = dict(
+        mmmae_version=getattr(mmmae, '__version__', None),
+        converter='tools/model_converters/videomae2mmmae.py',
+        source=osp.abspath(args.src),
+        source_format=fmt,
+        target=to,
+        num_source_tensors=num_src,
+        num_tensors=len(out),
+        discarded=discarded,
+        missing=missing,
+        inferred_config=model_cfg,
+        notes=notes,
+        time=time.strftime('%Y-%m-%d %H:%M:%S'))
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    torch.save({'state_dict': out, 'meta': meta}, args.dst)
+    print('inferred config (heads guessed; set num_frames/img_size):')
+    print(f'  backbone={cfg["backbone"]}')
+    if to == 'algorithm' and cfg['neck'] is not None:
+        print(f'  neck={cfg["neck"]}')
+    if to == 'recognizer' and cfg['num_classes'] is not None:
+        print(f'  num_classes={cfg["num_classes"]}')
+    print(f'saved {len(out)} tensors to {args.dst}')
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Command-line entry point.
+
+    Args:
+        argv (list[str], optional): Arguments without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: Exit status (0 success, 1 conversion error).
+    """
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except ConversionError as exc:
+        print(f'ERROR: {exc}', file=sys.stderr)
+        print('nothing written', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

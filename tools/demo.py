@@ -56,7 +56,10 @@ def main(argv=None):
     make_demo_dataset(args.data_root, **kw)
 
     pre_dir = osp.join(args.work_dir, 'pretrain')
-    opts = [f'train_dataloader.dataset.data_root={args.data_root}']
+    opts = [
+        f'train_dataloader.dataset.ann_file={args.data_root}/train.txt',
+        f'train_dataloader.dataset.data_prefix.video={args.data_root}'
+    ]
     if args.epochs is not None:
         opts.append(f'train_cfg.max_epochs={args.epochs}')
     opts += args.cfg_options

@@ -71,6 +71,9 @@ def _short(err: BaseException, limit: int = 200) -> str:
     """First line of an exception message, truncated (decord's are long)."""
     text = str(err).strip().splitlines()
     first = text[0] if text else ''
+    # decord echoes bytes of the broken file; keep the log printable ASCII.
+    first = ''.join(c if c.isprintable() and c.isascii() else '?'
+                    for c in first)
     if len(first) > limit:
         first = first[:limit] + '...'
     return f'{type(err).__name__}: {first}' if first else type(err).__name__

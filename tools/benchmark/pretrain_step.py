@@ -16,14 +16,20 @@ Example (defaults: ViT-B, 16x224x224, tubelet 2, patch 16 -> 1568 tokens,
     python tools/benchmark/pretrain_step.py --arch tiny --img-size 112
     python tools/benchmark/pretrain_step.py --device cuda --iters 20
 
-Memory: on CUDA the peak of ``torch.cuda.max_memory_allocated`` during the
-timed steps minus what was allocated before them (weights, optimizer state).
-On CPU the peak resident set size (sampled from ``/proc/self/statm`` every
-millisecond by a thread) minus the RSS before the timed steps; glibc is told
-(``mallopt``) to serve large blocks with ``mmap`` so freed memory leaves the
-RSS and consecutive runs do not hide each other's peaks. Weights, gradients
-buffers kept between steps and AdamW state are part of the baseline, so the
-number is the step's working memory (activations, gradients, temporaries).
+Timing: every implementation is warmed up, then their timed steps alternate
+(mmmae, hf, mmmae, hf, ...) so background load hits both alike; mean and min
+wall time per clip are reported, and on CPU also the process CPU time
+(``time.process_time``, all threads), which a busy machine distorts less.
+
+Memory ("working memory"): one extra, untimed step per implementation,
+measured above what persists between steps (weights, AdamW moments). On CUDA
+``max_memory_allocated`` minus ``memory_allocated`` before the step. On CPU
+the peak resident set size (``/proc/self/statm`` sampled every 2 ms by a
+thread) minus the RSS before the step; for that step glibc is told
+(``mallopt``) to serve blocks >= 64 KiB with ``mmap``, so freed tensors leave
+the RSS at once and one implementation's freed pages cannot hide the other's
+peak. Timed steps run with a fixed 32 MiB mmap threshold (glibc's dynamic
+steady state) so they do not pay for page faults.
 """
 import argparse
 import ctypes
@@ -61,18 +67,25 @@ def _libc():
         return None
 
 
-def tune_malloc() -> bool:
-    """Serve blocks >= 64 KiB with mmap (freed at once, no dynamic threshold).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
+def set_mmap_threshold(nbytes: int) -> bool:
+    """Blocks >= ``nbytes`` are served by ``mmap`` and unmapped on free.
+
+    A small threshold (64 KiB) makes the RSS follow the live tensors, which
+    the memory pass needs; it also turns every large allocation into fresh
+    page faults, so timed steps run with 32 MiB (glibc's dynamic maximum,
+    i.e. its steady state).
 
     Returns:
         bool: Whether glibc accepted the setting.
     """
     libc = _libc()
-    if libc is None:
+    if libc is None or not hasattr(libc, 'mallopt'):
         return False
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    ok = libc.mallopt(M_MMAP_THRESHOLD, 64 * 1024) == 1
-    libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024)
+    ok = libc.mallopt(M_MMAP_THRESHOLD, int(nbytes)) == 1
+    libc.mallopt(M_TRIM_THRESHOLD, max(128 * 1024, int(nbytes)))
     return ok
 
 
@@ -96,7 +109,7 @@ def rss_bytes() -> int:
 class PeakRSS:
     """Context manager sampling the RSS peak in a background thread."""
 
-    def __init__(self, interval: float = 1e-3) -> None:
+    def __init__(self, interval: float = 2e-3) -> None:
         self.interval = interval
         self.peak = 0
         self._stop = threading.Event()
@@ -229,8 +242,8 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def run_one(loss_fn, model, opt, device, precision, warmup, iters):
-    """Warm up, then time ``iters`` steps. Returns times, memory, loss."""
+def make_step(loss_fn, opt, precision, device):
+    """One training step: zero grads, forward+loss, backward, AdamW."""
     use_bf16 = precision == 'bf16'
 
     def step():
@@ -242,31 +255,68 @@ def run_one(loss_fn, model, opt, device, precision, warmup, iters):
         opt.step()
         return loss
 
-    for _ in range(warmup):
-        step()
+    return step
+
+
+def measure_memory(step, opt, device) -> int:
+    """Working memory (bytes) of one step above the state kept between
+    steps (weights, AdamW moments)."""
     opt.zero_grad(set_to_none=True)
     sync(device)
     release_memory()
-    times: List[float] = []
     if device.type == 'cuda':
         base = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
-        for _ in range(iters):
-            t0 = time.perf_counter()
-            loss = step()
-            sync(device)
-            times.append(time.perf_counter() - t0)
+        step()
+        sync(device)
         peak = torch.cuda.max_memory_allocated(device) - base
     else:
+        mmap_ok = set_mmap_threshold(64 * 1024)
+        release_memory()
         base = rss_bytes()
         with PeakRSS() as mon:
-            for _ in range(iters):
-                t0 = time.perf_counter()
-                loss = step()
-                times.append(time.perf_counter() - t0)
+            step()
         peak = mon.peak - base
+        set_mmap_threshold(32 * 2**20)
+        if not mmap_ok:
+            peak = -1
     opt.zero_grad(set_to_none=True)
-    return times, peak, float(loss.detach())
+    release_memory()
+    return peak
+
+
+def run_interleaved(fns, models, impls, device, precision, warmup, iters):
+    """Warm up every implementation, then alternate their timed steps so
+    that background load and thermal drift hit them alike.
+
+    Returns:
+        dict: impl -> (wall step times, process CPU times, working memory
+        bytes, last loss).
+    """
+    opts = {i: make_optimizer(models[i]) for i in impls}
+    steps = {i: make_step(fns[i], opts[i], precision, device) for i in impls}
+    for i in impls:
+        for _ in range(warmup):
+            steps[i]()
+        sync(device)
+    times = {i: [] for i in impls}
+    cpu_times = {i: [] for i in impls}
+    last = {}
+    for _ in range(iters):
+        for i in impls:
+            sync(device)
+            c0, t0 = time.process_time(), time.perf_counter()
+            last[i] = steps[i]()
+            sync(device)
+            times[i].append(time.perf_counter() - t0)
+            cpu_times[i].append(time.process_time() - c0)
+    out = {}
+    for i in impls:
+        mem = measure_memory(steps[i], opts[i], device)
+        out[i] = (times[i], cpu_times[i], mem, float(last[i].detach()))
+    del opts, steps
+    release_memory()
+    return out
 
 
 def make_optimizer(model):
@@ -335,7 +385,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
     if device.type == 'cpu':
-        tune_malloc()
+        set_mmap_threshold(32 * 2**20)
     if args.threads:
         torch.set_num_threads(args.threads)
     import mmmae  # noqa: F401
@@ -359,39 +409,42 @@ def main(argv=None) -> int:
 
     results = {}
     for precision in args.precision:
-        for impl in args.impl:
-            model = models[impl]
-            opt = make_optimizer(model)
-            times, peak, loss = run_one(fns[impl], model, opt, device,
-                                        precision, args.warmup, args.iters)
-            del opt
-            release_memory()
-            results[(impl, precision)] = (times, peak, loss)
-            per_clip = statistics.mean(times) / args.batch_size
+        res = run_interleaved(fns, models, args.impl, device, precision,
+                              args.warmup, args.iters)
+        for impl, r in res.items():
+            results[(impl, precision)] = r
+            per_clip = statistics.mean(r[0]) / args.batch_size
             print(f'  {impl:6s} {precision}: {per_clip * 1e3:9.1f} ms/clip '
-                  f'(steps: {", ".join(f"{t:.2f}" for t in times)} s)',
+                  f'(steps: {", ".join(f"{t:.2f}" for t in r[0])} s)',
                   flush=True)
 
-    print()
-    header = ('| impl  | precision | ms/clip (mean) | ms/clip (min) | '
-              'step s | peak mem MiB | loss   |')
-    print(header)
-    print('|' + '|'.join('-' * (len(c)) for c in header.split('|')[1:-1])
-          + '|')
-    for (impl, precision), (times, peak, loss) in results.items():
-        mean_ms = statistics.mean(times) / args.batch_size * 1e3
-        min_ms = min(times) / args.batch_size * 1e3
-        print(f'| {impl:5s} | {precision:9s} | {mean_ms:14.1f} | '
-              f'{min_ms:13.1f} | {statistics.mean(times):6.2f} | '
-              f'{peak / 2**20:12.0f} | {loss:6.4f} |')
+    bs = args.batch_size
+    cols = ['impl', 'precision', 'ms/clip mean', 'ms/clip min',
+            'CPU-s/clip', 'work mem MiB', 'loss']
+    print('\n| ' + ' | '.join(cols) + ' |')
+    print('|' + '|'.join('-' * (len(c) + 2) for c in cols) + '|')
+    for (impl, precision), (times, cpu, peak, loss) in results.items():
+        vals = [
+            impl, precision, f'{statistics.mean(times) / bs * 1e3:.1f}',
+            f'{min(times) / bs * 1e3:.1f}',
+            f'{statistics.mean(cpu) / bs:.2f}' if device.type == 'cpu'
+            else '-',
+            f'{peak / 2**20:.0f}' if peak >= 0 else 'n/a', f'{loss:.4f}'
+        ]
+        print('| ' + ' | '.join(v.rjust(len(c))
+                                 for v, c in zip(vals, cols)) + ' |')
     for precision in args.precision:
         a, b = results.get(('mmmae', precision)), results.get(
             ('hf', precision))
         if a and b:
-            t_ratio = statistics.mean(a[0]) / statistics.mean(b[0])
-            m_ratio = a[1] / b[1] if b[1] > 0 else float('nan')
-            print(f'ratio mmmae/hf {precision}: time {t_ratio:.3f}, '
-                  f'peak mem {m_ratio:.3f}')
+            t_mean = statistics.mean(a[0]) / statistics.mean(b[0])
+            t_min = min(a[0]) / min(b[0])
+            c_ratio = statistics.mean(a[1]) / max(statistics.mean(b[1]),
+                                                  1e-9)
+            m_ratio = a[2] / b[2] if b[2] > 0 else float('nan')
+            print(f'ratio mmmae/hf {precision}: wall time {t_mean:.3f} '
+                  f'(mean), {t_min:.3f} (min); CPU time {c_ratio:.3f}; '
+                  f'working memory {m_ratio:.3f}')
 
     if args.profile:
         for precision in args.precision:

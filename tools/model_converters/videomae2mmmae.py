@@ -123,11 +123,10 @@ def _is_state_dict(obj) -> bool:
 def unwrap(obj) -> Tuple[StateDict, List[str]]:
     """Find the state dict inside a checkpoint and strip wrapper prefixes.
 
-    Tries helper ``mmmae.utils.checkpoint_converters.unwrap_checkpoint``
-    first, then the wrappers ``state_dict``, ``model``, ``module``,
-    ``model_state``, then the raw dict. Strips ``module.`` and
-    ``_orig_mod.`` prefixes (repeatedly, in any order) from every key that
-    has one.
+    Tries ``mmmae.utils.checkpoint_converters.unwrap_checkpoint`` first,
+    then the wrappers ``state_dict``, ``model``, ``module``, ``model_state``,
+    then the raw dict. Strips leading ``module.`` and ``_orig_mod.`` prefixes
+    (repeatedly, in any order) and inner ``._orig_mod.`` segments.
 
     Args:
         obj: What ``torch.load`` returned.
@@ -181,11 +180,11 @@ def unwrap(obj) -> Tuple[StateDict, List[str]]:
                     nk = nk[len(p):]
                     stripped.add(p)
                     changed = True
-                # torch.compile of a submodule: 'encoder._orig_mod.blocks...'
-                if '.' + p in nk:
-                    nk = nk.replace('.' + p, '.')
-                    stripped.add(p)
-                    changed = True
+            # torch.compile of a submodule: 'encoder._orig_mod.blocks...'
+            if '._orig_mod.' in nk:
+                nk = nk.replace('._orig_mod.', '.')
+                stripped.add('_orig_mod.')
+                changed = True
         if nk in out:
             raise ConversionError(
                 f'two keys collapse to {nk!r} after removing prefixes '
@@ -213,8 +212,9 @@ def detect_format(sd: StateDict) -> str:
     keys = list(sd)
     if is_hf_videomae(sd):
         return 'hf'
-    if 'backbone.patch_embed.projection.weight' in sd or any(
-            '.mlp.layers.' in k for k in keys if k.startswith('backbone.')):
+    if ('backbone.patch_embed.projection.weight' in sd
+            or 'patch_embed.projection.weight' in sd
+            or any('.mlp.layers.' in k for k in keys)):
         return 'mmaction2'
     if any(k.startswith(('backbone.', 'neck.', 'cls_head.', 'head.'))
            for k in keys) and 'backbone.patch_embed.proj.weight' in sd:
@@ -252,7 +252,12 @@ def convert_official(sd: StateDict) -> Tuple[StateDict, List[str]]:
         raise ConversionError(
             f'{msg} (they would be silently dropped)') from exc
     out_ids = {id(v) for v in out.values()}
-    lost = [k for k, v in sd.items() if id(v) not in out_ids]
+
+    def arrived(v: Tensor) -> bool:  # same object, or an equal copy
+        return id(v) in out_ids or any(
+            o.shape == v.shape and torch.equal(o, v) for o in out.values())
+
+    lost = [k for k, v in sd.items() if not arrived(v)]
     tables = [k for k in lost if k.split('.')[-1] == 'pos_embed']
     lost = [k for k in lost if k not in tables]
     if lost:
@@ -572,6 +577,13 @@ def run(args: argparse.Namespace) -> int:
         print(f'  discarded on request (--to {to}): {len(discarded)} '
               f'tensors: {_fmt_list(discarded)}')
 
+    if to != 'algorithm' and 'backbone.norm.weight' in conv \
+            and 'backbone.fc_norm.weight' not in conv:
+        notes.append(
+            'encoder with a final norm (pretraining layout): the official '
+            'fine-tuning recipe uses VideoMAEViT(use_mean_pooling=True), '
+            'which has no backbone.norm and a fresh fc_norm; load with '
+            'strict=False there (as the official fine-tuning does)')
     errors: List[str] = []
     cfg = infer_config(conv)
     missing: List[str] = []

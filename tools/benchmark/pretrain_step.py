@@ -346,7 +346,7 @@ def profile_step(name, fn, model, device, precision, top):
         loss.backward()
         sync(device)
     model.zero_grad(set_to_none=True)
-    key = 'self_cuda_time_total' if device.type == 'cuda' else \
+    key = 'self_device_time_total' if device.type == 'cuda' else \
         'self_cpu_time_total'
     print(f'\n--- profile: {name} {precision} (forward+backward, sorted by '
           f'{key}) ---')

@@ -1,35 +1,12 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-# VideoMAE ViT-H/16 pretraining model: 16x224x224 clips, tubelet 2,
-# decoder 640-d x 12 blocks (official `pretrain_videomae_huge_patch16_224`);
-# activation checkpointing on, as the official `--with_checkpoint`.
+# VideoMAE ViT-H/16 pretraining model: the ViT-B/16 model with the huge
+# encoder and a 640-d x 12 decoder (official `pretrain_videomae_huge_patch16_224`);
+# activation checkpointing on, as the official `--use_checkpoint`.
+_base_ = ['./videomae_vit-base-p16.py']
 model = dict(
-    type='VideoMAE',
-    data_preprocessor=dict(
-        type='VideoMAEDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_float32=True),
-    backbone=dict(
-        type='VideoMAEViT',
-        arch='h',
-        img_size=224,
-        patch_size=16,
-        num_frames=16,
-        tubelet_size=2,
-        drop_path_rate=0.,
-        with_cp=True),
+    backbone=dict(arch='h', with_cp=True),
     neck=dict(
-        type='VideoMAEPretrainDecoder',
         embed_dims=1280,
         decoder_embed_dims=640,
         decoder_depth=12,
-        decoder_num_heads=8,
-        patch_size=16,
-        tubelet_size=2),
-    head=dict(
-        type='VideoMAEPretrainHead',
-        norm_pix=True,
-        patch_size=16,
-        tubelet_size=2,
-        loss=dict(type='PixelReconstructionLoss', criterion='L2')),
-)
+        decoder_num_heads=8))

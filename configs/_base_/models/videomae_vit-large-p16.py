@@ -1,34 +1,12 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-# VideoMAE ViT-L/16 pretraining model: 16x224x224 clips, tubelet 2,
-# decoder 512-d x 12 blocks (official `pretrain_videomae_large_patch16_224`).
+# VideoMAE ViT-L/16 pretraining model: the ViT-B/16 model with the large
+# encoder and a 512-d x 12 decoder (official `pretrain_videomae_large_patch16_224`,
+# decoder depth from the K400 ViT-L script).
+_base_ = ['./videomae_vit-base-p16.py']
 model = dict(
-    type='VideoMAE',
-    data_preprocessor=dict(
-        type='VideoMAEDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_float32=True),
-    backbone=dict(
-        type='VideoMAEViT',
-        arch='l',
-        img_size=224,
-        patch_size=16,
-        num_frames=16,
-        tubelet_size=2,
-        drop_path_rate=0.,
-        with_cp=False),
+    backbone=dict(arch='l'),
     neck=dict(
-        type='VideoMAEPretrainDecoder',
         embed_dims=1024,
         decoder_embed_dims=512,
         decoder_depth=12,
-        decoder_num_heads=8,
-        patch_size=16,
-        tubelet_size=2),
-    head=dict(
-        type='VideoMAEPretrainHead',
-        norm_pix=True,
-        patch_size=16,
-        tubelet_size=2,
-        loss=dict(type='PixelReconstructionLoss', criterion='L2')),
-)
+        decoder_num_heads=8))

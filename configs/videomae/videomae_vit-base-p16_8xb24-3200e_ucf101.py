@@ -14,25 +14,14 @@ train_dataloader = dict(batch_size=24)  # per GPU
 # 8 GPUs x 24 clips = 192; the runner scales base_lr
 # by 192/256: lr = 3e-4 x 192 / 256 = 0.000225
 base_lr = 3e-4
-min_lr = 1e-5
-warmup_epochs = 40
-max_epochs = 3200
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
+max_epochs = 3200
+# warmup (40 epochs) from the schedule base; cosine to the new end
 param_scheduler = [
+    _base_.param_scheduler[0],
     dict(
-        type='LinearLR',
-        start_factor=1e-4,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min_ratio=min_lr / base_lr,
-        by_epoch=True,
-        begin=warmup_epochs,
+        _base_.param_scheduler[1],
         end=max_epochs,
-        convert_to_iter_based=True),
+        eta_min_ratio=1e-5 / base_lr),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
-auto_scale_lr = dict(enable=True, base_batch_size=256)
+train_cfg = dict(max_epochs=max_epochs)

@@ -13,26 +13,10 @@ train_dataloader = dict(batch_size=32)  # per GPU
 
 # 32 GPUs x 32 clips = 1024; the runner scales base_lr
 # by 1024/256: lr = 1.5e-4 x 1024 / 256 = 0.0006
-base_lr = 1.5e-4
-min_lr = 1e-5
-warmup_epochs = 40
 max_epochs = 2400
-optim_wrapper = dict(optimizer=dict(lr=base_lr))
+# warmup (40 epochs) from the schedule base; cosine to the new end
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-4,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min_ratio=min_lr / base_lr,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True),
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], end=max_epochs),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
-auto_scale_lr = dict(enable=True, base_batch_size=256)
+train_cfg = dict(max_epochs=max_epochs)

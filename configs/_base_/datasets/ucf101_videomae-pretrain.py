@@ -1,52 +1,17 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 # UCF101 (split 1 train) pretraining data, as the official VideoMAE code reads
-# it: 16 frames at a fixed stride of 4 from a random offset, multi-scale corner
-# crop resized to 224x224, no flip, tube mask 0.75 (official UCF101 script)
-# over the (8, 14, 14) token grid. Labels are ignored.
-dataset_type = 'VideoMAEDataset'
+# it: the Kinetics-400 pipeline (16x4) with tube mask 0.75 (official UCF101
+# script) over the (8, 14, 14) token grid. Labels are ignored.
+_base_ = ['./kinetics400_videomae-pretrain.py']
+
 data_root = 'data/ucf101/videos'
 ann_file_train = 'data/ucf101/ucf101_train_split_1_videos.txt'
-
 train_pipeline = [
-    dict(type='mmaction.DecordInit', num_threads=1),
-    dict(
-        type='mmaction.SampleFrames',
-        clip_len=16,
-        frame_interval=4,
-        num_clips=1),
-    dict(type='mmaction.DecordDecode'),
-    # official GroupMultiScaleCrop(224, [1, .875, .75, .66], max_distort=1,
-    # fix_crop=True, more_fix_crop=True): 13 fixed offsets
-    dict(
-        type='mmaction.MultiScaleCrop',
-        input_size=224,
-        scales=(1, .875, .75, .66),
-        random_crop=False,
-        max_wh_scale_gap=1,
-        num_fixed_crops=13),
-    dict(type='mmaction.Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='mmaction.FormatShape', input_format='NCTHW'),
-    dict(type='TubeMaskGenerator', input_size=(8, 14, 14), mask_ratio=0.75),
-    dict(type='mmaction.PackActionInputs', algorithm_keys=('mask', )),
+    dict(t, mask_ratio=0.75) if t['type'] == 'TubeMaskGenerator' else t
+    for t in _base_.train_pipeline
 ]
-
 train_dataloader = dict(
-    batch_size=24,  # per GPU
-    num_workers=8,
-    persistent_workers=True,
-    drop_last=True,  # as the official DataLoader
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
-        type=dataset_type,
         ann_file=ann_file_train,
         data_prefix=dict(video=data_root),
         pipeline=train_pipeline))
-
-# pretraining has no validation or test loop
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
-test_dataloader = None
-test_cfg = None
-test_evaluator = None

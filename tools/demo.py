@@ -1,5 +1,14 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""Main job: demo data -> VideoMAE pretraining -> reconstructions -> summary.
+"""Main job: demo data -> VideoMAE pretraining -> fine-tuning -> test.
+
+1. make (or reuse) the moving-digits video set (6 motion classes);
+2. pretrain a tiny VideoMAE on the training clips WITHOUT labels
+   (reconstruction images are written every few epochs);
+3. fine-tune it on the labelled training clips (``pretrained``) and, with
+   the very same recipe, schedule and budget, a randomly initialised copy
+   (``scratch``, the official fine-tuning init);
+4. test both on the demo test split (= the val split: 2 clips x 3 crops);
+5. print a summary: pretraining loss per epoch, top-1 of both runs, paths.
 
 Run through ``bash tools/demo.sh`` (which sets up the environment first).
 """
@@ -14,6 +23,11 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_CFG = 'configs/videomae/videomae_vit-tiny-p8_1xb8-30e_moving-digits.py'
+FT_DIR = 'configs/videomae/finetune/'
+# the two fine-tuning runs: the scratch config only swaps the encoder init
+FINETUNE_CFG = FT_DIR + ('vit-tiny-p8_videomae-moving-digits-pre-30e_'
+                         '1xb8-8x4x1-12e_moving-digits-rgb.py')
+SCRATCH_CFG = FT_DIR + 'vit-tiny-p8_scratch_1xb8-8x4x1-12e_moving-digits-rgb.py'
 
 
 def parse_args(argv=None):
@@ -22,20 +36,32 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', default='work_dirs/demo')
     p.add_argument('--epochs', type=int, default=None,
                    help='override max_epochs of the pretraining config')
+    p.add_argument('--ft-epochs', type=int, default=None,
+                   help='override max_epochs of both fine-tuning runs')
+    p.add_argument('--seed', type=int, default=0,
+                   help='seed of the pretraining and both fine-tuning runs')
     p.add_argument('--num-train', type=int, default=None)
     p.add_argument('--num-val', type=int, default=None)
+    p.add_argument('--skip-pretrain', action='store_true',
+                   help='reuse WORK_DIR/pretrain/epoch_<E>.pth')
     p.add_argument('--cfg-options', nargs='+', default=[],
-                   help='extra key=value overrides for tools/train.py')
+                   help='extra key=value overrides for the pretraining '
+                   'tools/train.py call')
     return p.parse_args(argv)
+
+
+def _newest(pattern):
+    found = sorted(glob.glob(pattern))
+    return found[-1] if found else None
 
 
 def read_losses(work_dir):
     """Per-epoch mean training loss from the newest MMEngine json log."""
-    logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', '*.json')))
-    if not logs:
+    log = _newest(osp.join(work_dir, '*', 'vis_data', '*.json'))
+    if log is None:
         return {}
     per_epoch = {}
-    with open(logs[-1]) as f:
+    with open(log) as f:
         for line in f:
             rec = json.loads(line)
             if 'loss' in rec and 'epoch' in rec:
@@ -43,44 +69,154 @@ def read_losses(work_dir):
     return {e: sum(v) / len(v) for e, v in sorted(per_epoch.items())}
 
 
+def read_test_metrics(work_dir):
+    """Metrics of the newest ``tools/test.py`` run in ``work_dir``."""
+    log = _newest(osp.join(work_dir, '*', '*.json'))
+    if log is None:
+        return {}
+    with open(log) as f:
+        return json.load(f)
+
+
+def run(cmd, what):
+    print(f'[demo] {what}: ' + ' '.join(cmd), flush=True)
+    tic = time.time()
+    subprocess.run(cmd, check=True)
+    took = time.time() - tic
+    print(f'[demo] {what}: done in {took:.0f}s', flush=True)
+    return took
+
+
+def data_opts(prefix, data_root, splits):
+    opts = []
+    for loader, split in splits:
+        opts += [
+            f'{loader}.dataset.ann_file={data_root}/{split}.txt',
+            f'{loader}.dataset.data_prefix.video={data_root}'
+        ]
+    return opts
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.chdir(ROOT)
     t0 = time.time()
+    times = {}
+    from mmengine.config import Config
+
     from mmmae.datasets.demo import make_demo_dataset
     kw = {}
     if args.num_train is not None:
         kw['num_train'] = args.num_train
     if args.num_val is not None:
         kw['num_val'] = args.num_val
+    print('[demo] 1/4 data: moving digits (class = motion only)', flush=True)
     make_demo_dataset(args.data_root, **kw)
+    times['data'] = time.time() - t0
 
+    # -- 2. self-supervised pretraining (no labels) ---------------------
     pre_dir = osp.join(args.work_dir, 'pretrain')
-    opts = [
-        f'train_dataloader.dataset.ann_file={args.data_root}/train.txt',
-        f'train_dataloader.dataset.data_prefix.video={args.data_root}'
-    ]
-    if args.epochs is not None:
-        opts.append(f'train_cfg.max_epochs={args.epochs}')
-    opts += args.cfg_options
-    cmd = [sys.executable, 'tools/train.py', PRETRAIN_CFG, '--work-dir',
-           pre_dir, '--cfg-options', *opts]
-    print('[demo] ' + ' '.join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    pre_epochs = args.epochs or Config.fromfile(PRETRAIN_CFG).train_cfg[
+        'max_epochs']
+    pre_ckpt = osp.join(pre_dir, f'epoch_{pre_epochs}.pth')
+    if args.skip_pretrain:
+        times['pretrain'] = 0.
+        if not osp.isfile(pre_ckpt):
+            sys.exit(f'[demo] --skip-pretrain: no {pre_ckpt}')
+    else:
+        opts = data_opts(None, args.data_root, [('train_dataloader', 'train')])
+        opts += [
+            f'train_cfg.max_epochs={pre_epochs}', f'randomness.seed={args.seed}'
+        ]
+        opts += args.cfg_options
+        times['pretrain'] = run([
+            sys.executable, 'tools/train.py', PRETRAIN_CFG, '--work-dir',
+            pre_dir, '--cfg-options', *opts
+        ], '2/4 VideoMAE pretraining (labels unused)')
 
+    # -- 3./4. fine-tune + test: pretrained encoder vs from scratch -----
+    results = {}
+    ft_opts = data_opts(None, args.data_root,
+                        [('train_dataloader', 'train'),
+                         ('val_dataloader', 'val'),
+                         ('test_dataloader', 'val')])
+    ft_opts.append(f'randomness.seed={args.seed}')
+    if args.ft_epochs is not None:
+        ft_opts += [
+            f'train_cfg.max_epochs={args.ft_epochs}',
+            f'train_cfg.val_interval={args.ft_epochs}'
+        ]
+    for name, cfg_path, extra in (
+        ('pretrained', FINETUNE_CFG,
+         [f'model.backbone.init_cfg.checkpoint={pre_ckpt}']),
+        ('scratch', SCRATCH_CFG, []),
+    ):
+        wd = osp.join(args.work_dir, f'finetune_{name}')
+        times[f'finetune {name}'] = run([
+            sys.executable, 'tools/train.py', cfg_path, '--work-dir', wd,
+            '--cfg-options', *ft_opts, *extra
+        ], f'3/4 fine-tuning ({name} encoder)')
+        # the LAST checkpoint is tested: the val split is also the test
+        # split, so no checkpoint is picked by its val score
+        ckpt = osp.join(
+            wd, f'epoch_{Config.fromfile(cfg_path).train_cfg["max_epochs"]}'
+            '.pth') if args.ft_epochs is None else osp.join(
+                wd, f'epoch_{args.ft_epochs}.pth')
+        test_dir = osp.join(wd, 'test')
+        times[f'test {name}'] = run([
+            sys.executable, 'tools/test.py', cfg_path, ckpt, '--work-dir',
+            test_dir, '--cfg-options', *ft_opts
+        ], f'4/4 test ({name}, 2 clips x 3 crops)')
+        metrics = read_test_metrics(test_dir)
+        results[name] = dict(
+            top1=metrics.get('acc/top1'),
+            top5=metrics.get('acc/top5'),
+            mean1=metrics.get('acc/mean1'),
+            losses=read_losses(wd),
+            ckpt=ckpt)
+
+    # -- summary --------------------------------------------------------
     losses = read_losses(pre_dir)
     pngs = sorted(glob.glob(osp.join(pre_dir, 'reconstructions', '*.png')))
-    ckpts = sorted(glob.glob(osp.join(pre_dir, 'epoch_*.pth')))
+    total = time.time() - t0
     print('\n[demo] ===== summary =====')
     if losses:
-        first, last = next(iter(losses.items())), list(losses.items())[-1]
-        print(f'[demo] pretraining loss: epoch {first[0]} {first[1]:.4f} -> '
-              f'epoch {last[0]} {last[1]:.4f}')
-    print(f'[demo] checkpoints: {ckpts[-1] if ckpts else "none"}')
+        print('[demo] pretraining loss (mean per epoch, pixel L2):')
+        items = list(losses.items())
+        for i in range(0, len(items), 8):
+            print('[demo]   ' + '  '.join(f'{e:>2}: {v:.4f}'
+                                          for e, v in items[i:i + 8]))
+    print('[demo] fine-tuning: same config, schedule, augmentation, seed '
+          'and budget; only the encoder init differs')
+    print(f'[demo]   {"encoder":<11}{"top-1":>7}{"top-5":>7}'
+          f'{"mean-1":>8}{"last ft loss":>14}  time')
+    for name, r in results.items():
+        ft_last = list(r['losses'].values())[-1] if r['losses'] else None
+        fmt = (lambda v: f'{100 * v:6.1f}%' if v is not None else '    n/a')
+        print(f'[demo]   {name:<11}{fmt(r["top1"])}{fmt(r["top5"])}'
+              f' {fmt(r["mean1"])}'
+              f'{ft_last if ft_last is None else format(ft_last, "14.4f")}'
+              f'  {times[f"finetune {name}"] + times[f"test {name}"]:.0f}s')
+    p1, s1 = results['pretrained']['top1'], results['scratch']['top1']
+    if p1 is not None and s1 is not None:
+        diff = 100 * (p1 - s1)
+        n_test = args.num_val or 60
+        verdict = ('pretraining helped' if diff > 0 else
+                   'pretraining did NOT help' if diff < 0 else
+                   'no difference')
+        print(f'[demo] {verdict}: {diff:+.1f} points top-1 '
+              f'(test split: {n_test} clips, 6 classes, chance 16.7%; '
+              f'one seed, so a few points are noise)')
+    print(f'[demo] pretraining checkpoint: {pre_ckpt}')
+    for name, r in results.items():
+        print(f'[demo] fine-tuned ({name}): {r["ckpt"]}')
     print(f'[demo] reconstruction images ({len(pngs)}): '
           f'{osp.dirname(pngs[-1]) if pngs else "none"}')
-    print(f'[demo] total time {time.time() - t0:.0f}s')
-    if not losses or not pngs or not ckpts:
+    print('[demo] time: ' + ', '.join(f'{k} {v:.0f}s'
+                                      for k, v in times.items()) +
+          f'; total {total:.0f}s ({total / 60:.1f} min)')
+    if (not osp.isfile(pre_ckpt) or (not pngs and not args.skip_pretrain)
+            or p1 is None or s1 is None):
         sys.exit('[demo] the run did not produce its outputs; see the log')
 
 

@@ -31,7 +31,8 @@ import torch
 
 __all__ = [
     'unwrap_checkpoint', 'convert_official_videomae', 'official_to_backbone',
-    'strip_prefixes'
+    'strip_prefixes', 'ConversionError', 'detect_videomae_format',
+    'convert_mmaction2_videomae', 'convert_any_videomae'
 ]
 
 WRAPPER_KEYS = ('model', 'module', 'state_dict', 'model_state')
@@ -235,3 +236,163 @@ def official_to_backbone(state_dict: Mapping,
     full = convert_official_videomae(state_dict, strict=strict)
     return OrderedDict((k[len('backbone.'):], v) for k, v in full.items()
                        if k.startswith('backbone.'))
+
+
+class ConversionError(RuntimeError):
+    """Conversion would lose weights or could not be done."""
+
+
+_MMACTION_RENAMES = (
+    (re.compile(r'^backbone\.patch_embed\.projection\.'),
+     'backbone.patch_embed.proj.'),
+    (re.compile(r'^(backbone\.blocks\.\d+\.mlp\.)layers\.0\.0\.'), r'\1fc1.'),
+    (re.compile(r'^(backbone\.blocks\.\d+\.mlp\.)layers\.1\.'), r'\1fc2.'),
+)
+
+
+def detect_videomae_format(sd: StateDict) -> str:
+    """Name the key layout of a flat state dict.
+
+    Returns:
+        str: ``'hf'``, ``'mmmae'``, ``'mmaction2'``, ``'official-pretrain'``,
+        ``'official-encoder'``, ``'official-finetune'`` or ``'unknown'``.
+    """
+    from .hf_converters import is_hf_videomae
+    keys = list(sd)
+    if is_hf_videomae(sd):
+        return 'hf'
+    if ('backbone.patch_embed.projection.weight' in sd
+            or 'patch_embed.projection.weight' in sd
+            or any('.mlp.layers.' in k for k in keys)):
+        return 'mmaction2'
+    if any(k.startswith(('backbone.', 'neck.', 'cls_head.', 'head.'))
+           for k in keys) and 'backbone.patch_embed.proj.weight' in sd:
+        return 'mmmae'
+    if 'encoder.patch_embed.proj.weight' in sd:
+        if any(k.startswith(('decoder.', 'encoder_to_decoder'))
+               for k in keys):
+            return 'official-pretrain'
+        return 'official-encoder'
+    if 'patch_embed.proj.weight' in sd:
+        return 'official-finetune'
+    return 'unknown'
+
+
+def _convert_official_checked(sd: StateDict) -> Tuple[StateDict, List[str]]:
+    """Official V1/V2 (pretrain, encoder-only or fine-tuned) -> mmmae.
+
+    Uses ``mmmae.utils.checkpoint_converters.convert_official_videomae``
+    (unknown keys raise; a stored ``pos_embed`` is dropped only when it equals
+    the recomputed sin-cos table) and double-checks that every other source
+    tensor arrived in the output.
+
+    Args:
+        sd (dict): Unwrapped official state dict.
+
+    Returns:
+        tuple: (converted state dict, notes).
+    """
+    notes = []
+    try:
+        out = convert_official_videomae(sd, strict=True)
+    except KeyError as exc:  # lists every unknown key
+        msg = exc.args[0] if exc.args else str(exc)
+        raise ConversionError(
+            f'{msg} (they would be silently dropped)') from exc
+    out_ids = {id(v) for v in out.values()}
+
+    def arrived(v: torch.Tensor) -> bool:  # same object, or an equal copy
+        return id(v) in out_ids or any(
+            o.shape == v.shape and torch.equal(o, v) for o in out.values())
+
+    lost = [k for k, v in sd.items() if not arrived(v)]
+    tables = [k for k in lost if k.split('.')[-1] == 'pos_embed']
+    lost = [k for k in lost if k not in tables]
+    if lost:
+        raise ConversionError(
+            f'{len(lost)} source tensors were not converted (they would be '
+            f'silently dropped): {lost}')
+    if tables:
+        notes.append(f'ignored {tables}: equal to the fixed sin-cos table '
+                     'mmmae recomputes')
+    return OrderedDict(out), notes
+
+
+def convert_mmaction2_videomae(sd: StateDict) -> Tuple[StateDict, List[str]]:
+    """MMAction2 ``vit_mae`` recognizer/backbone -> mmmae layout.
+
+    ``patch_embed.projection`` -> ``patch_embed.proj``, ``mlp.layers.0.0`` ->
+    ``mlp.fc1``, ``mlp.layers.1`` -> ``mlp.fc2``; ``cls_head.*`` is kept.
+    The ``pos_embed`` buffer is dropped when it equals the sin-cos table
+    mmmae recomputes, and ``data_preprocessor.mean/std`` (normalization
+    constants, not weights) are reported and left out.
+    """
+    out = OrderedDict()
+    notes = []
+    for k, v in sd.items():
+        if k.startswith('data_preprocessor.'):
+            notes.append(f'left out {k} = {v.flatten().tolist()} (set it in '
+                         'the data_preprocessor config)')
+            continue
+        if not k.startswith(('backbone.', 'cls_head.')):
+            k = 'backbone.' + k  # bare backbone state dict
+        if k == 'backbone.pos_embed':
+            if not _is_fixed_sincos(v):
+                raise ConversionError(
+                    f'{k} {tuple(v.shape)} differs from the fixed sin-cos '
+                    'table; mmmae has no learnable positional embedding')
+            notes.append(f'ignored {k}: the fixed sin-cos table mmmae '
+                         'recomputes')
+            continue
+        nk = k
+        for pat, rep in _MMACTION_RENAMES:
+            nk = pat.sub(rep, nk)
+        out[nk] = v
+    return out, notes
+
+
+def convert_any_videomae(sd: StateDict) -> Tuple[StateDict, str, List[str]]:
+    """Detect the layout and convert to the mmmae algorithm layout.
+
+    Returns:
+        tuple: (state dict with ``backbone.``/``neck.``/``cls_head.`` keys,
+        detected format, notes).
+    """
+    fmt = detect_videomae_format(sd)
+    notes: List[str] = []
+    if fmt == 'hf':
+        from .hf_converters import (HFConversionError, convert_hf_videomae,
+                                    inspect_hf_videomae)
+        info = inspect_hf_videomae(sd)
+        notes += [f"HF transformers bias layout: {info['bias_layout']}"]
+        notes += info['notes']
+        try:
+            out = convert_hf_videomae(sd, warn=False)
+        except HFConversionError as exc:
+            raise ConversionError(str(exc)) from exc
+    elif fmt.startswith('official'):
+        out, n = _convert_official_checked(sd)
+        notes += n
+    elif fmt == 'mmaction2':
+        out, n = convert_mmaction2_videomae(sd)
+        notes += n
+    elif fmt == 'mmmae':
+        out = OrderedDict()
+        for k, v in sd.items():
+            if k.startswith('data_preprocessor.'):
+                # normalization constants, set by the config, not weights
+                notes.append(f'left out {k} = {v.flatten().tolist()}')
+            else:
+                out[k] = v
+        notes.append('already in mmmae layout; only re-targeted')
+    else:
+        raise ConversionError(
+            'unrecognized checkpoint layout; first keys: '
+            f'{list(sd)[:15]}')
+    unknown = [k for k in out
+               if not k.startswith(('backbone.', 'neck.', 'cls_head.'))]
+    if unknown:
+        raise ConversionError(
+            f'{len(unknown)} tensors have no mmmae counterpart (they would '
+            f'be silently dropped): {unknown}')
+    return out, fmt, notes

@@ -1,6 +1,8 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""Every config under configs/ (not _base_) loads, builds its model and its
-pipeline, and its pipeline turns a real video into a sample."""
+"""Every pretraining config under configs/ (not _base_) loads, builds its
+model and its pipeline, and its pipeline turns a real video into a sample.
+Recognition configs (configs/videomae/{finetune,mmaction2}/) are checked in
+test_recognition_configs.py."""
 import copy
 import glob
 import os.path as osp
@@ -20,6 +22,12 @@ CONFIGS = sorted(
     p for p in glob.glob(
         osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p.split(osp.sep))
+RECOGNITION_DIRS = ('finetune', 'mmaction2')
+ALL_CONFIGS = CONFIGS
+CONFIGS = [
+    p for p in ALL_CONFIGS
+    if not set(p.split(osp.sep)) & set(RECOGNITION_DIRS)
+]
 IDS = [osp.relpath(p, osp.join(REPO_ROOT, 'configs')) for p in CONFIGS]
 
 # Archs bigger than this are built with 1 encoder / 1 decoder block (same

@@ -58,9 +58,8 @@ if _REPO not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, _REPO)
 
 import mmmae  # noqa: E402,F401  (compat patches)
-from mmmae.utils.hf_converters import (HFConversionError,  # noqa: E402
-                                       convert_hf_videomae,
-                                       inspect_hf_videomae, is_hf_videomae)
+from mmmae.utils.checkpoint_converters import (  # noqa: E402
+    ConversionError, convert_any_videomae)
 
 Tensor = torch.Tensor
 StateDict = Dict[str, Tensor]
@@ -68,16 +67,6 @@ StateDict = Dict[str, Tensor]
 _WRAPPERS = ('state_dict', 'model', 'module', 'model_state')
 _PREFIXES = ('module.', '_orig_mod.')
 _TARGETS = ('auto', 'algorithm', 'backbone', 'recognizer')
-_MMACTION_RENAMES = (
-    (re.compile(r'^backbone\.patch_embed\.projection\.'),
-     'backbone.patch_embed.proj.'),
-    (re.compile(r'^(backbone\.blocks\.\d+\.mlp\.)layers\.0\.0\.'), r'\1fc1.'),
-    (re.compile(r'^(backbone\.blocks\.\d+\.mlp\.)layers\.1\.'), r'\1fc2.'),
-)
-
-
-class ConversionError(RuntimeError):
-    """Conversion would lose weights or could not be done."""
 
 
 # --------------------------------------------------------------------------
@@ -202,155 +191,6 @@ def unwrap(obj) -> Tuple[StateDict, List[str]]:
 # --------------------------------------------------------------------------
 # detection and conversion
 # --------------------------------------------------------------------------
-def detect_format(sd: StateDict) -> str:
-    """Name the key layout of a flat state dict.
-
-    Returns:
-        str: ``'hf'``, ``'mmmae'``, ``'mmaction2'``, ``'official-pretrain'``,
-        ``'official-encoder'``, ``'official-finetune'`` or ``'unknown'``.
-    """
-    keys = list(sd)
-    if is_hf_videomae(sd):
-        return 'hf'
-    if ('backbone.patch_embed.projection.weight' in sd
-            or 'patch_embed.projection.weight' in sd
-            or any('.mlp.layers.' in k for k in keys)):
-        return 'mmaction2'
-    if any(k.startswith(('backbone.', 'neck.', 'cls_head.', 'head.'))
-           for k in keys) and 'backbone.patch_embed.proj.weight' in sd:
-        return 'mmmae'
-    if 'encoder.patch_embed.proj.weight' in sd:
-        if any(k.startswith(('decoder.', 'encoder_to_decoder'))
-               for k in keys):
-            return 'official-pretrain'
-        return 'official-encoder'
-    if 'patch_embed.proj.weight' in sd:
-        return 'official-finetune'
-    return 'unknown'
-
-
-def convert_official(sd: StateDict) -> Tuple[StateDict, List[str]]:
-    """Official V1/V2 (pretrain, encoder-only or fine-tuned) -> mmmae.
-
-    Uses ``mmmae.utils.checkpoint_converters.convert_official_videomae``
-    (unknown keys raise; a stored ``pos_embed`` is dropped only when it equals
-    the recomputed sin-cos table) and double-checks that every other source
-    tensor arrived in the output.
-
-    Args:
-        sd (dict): Unwrapped official state dict.
-
-    Returns:
-        tuple: (converted state dict, notes).
-    """
-    from mmmae.utils.checkpoint_converters import convert_official_videomae
-    notes = []
-    try:
-        out = convert_official_videomae(sd, strict=True)
-    except KeyError as exc:  # lists every unknown key
-        msg = exc.args[0] if exc.args else str(exc)
-        raise ConversionError(
-            f'{msg} (they would be silently dropped)') from exc
-    out_ids = {id(v) for v in out.values()}
-
-    def arrived(v: Tensor) -> bool:  # same object, or an equal copy
-        return id(v) in out_ids or any(
-            o.shape == v.shape and torch.equal(o, v) for o in out.values())
-
-    lost = [k for k, v in sd.items() if not arrived(v)]
-    tables = [k for k in lost if k.split('.')[-1] == 'pos_embed']
-    lost = [k for k in lost if k not in tables]
-    if lost:
-        raise ConversionError(
-            f'{len(lost)} source tensors were not converted (they would be '
-            f'silently dropped): {lost}')
-    if tables:
-        notes.append(f'ignored {tables}: equal to the fixed sin-cos table '
-                     'mmmae recomputes')
-    return OrderedDict(out), notes
-
-
-def _is_fixed_sincos(value: Tensor) -> bool:
-    from mmmae.models.utils import get_sinusoid_table
-    v = value[0] if value.dim() == 3 and value.shape[0] == 1 else value
-    if v.dim() != 2:
-        return False
-    table = get_sinusoid_table(v.shape[0], v.shape[1])
-    return torch.allclose(v.float(), table, atol=1e-5, rtol=0)
-
-
-def convert_mmaction2(sd: StateDict) -> Tuple[StateDict, List[str]]:
-    """MMAction2 ``vit_mae`` recognizer/backbone -> mmmae layout.
-
-    ``patch_embed.projection`` -> ``patch_embed.proj``, ``mlp.layers.0.0`` ->
-    ``mlp.fc1``, ``mlp.layers.1`` -> ``mlp.fc2``; ``cls_head.*`` is kept.
-    The ``pos_embed`` buffer is dropped when it equals the sin-cos table
-    mmmae recomputes, and ``data_preprocessor.mean/std`` (normalization
-    constants, not weights) are reported and left out.
-    """
-    out = OrderedDict()
-    notes = []
-    for k, v in sd.items():
-        if k.startswith('data_preprocessor.'):
-            notes.append(f'left out {k} = {v.flatten().tolist()} (set it in '
-                         'the data_preprocessor config)')
-            continue
-        if not k.startswith(('backbone.', 'cls_head.')):
-            k = 'backbone.' + k  # bare backbone state dict
-        if k == 'backbone.pos_embed':
-            if not _is_fixed_sincos(v):
-                raise ConversionError(
-                    f'{k} {tuple(v.shape)} differs from the fixed sin-cos '
-                    'table; mmmae has no learnable positional embedding')
-            notes.append(f'ignored {k}: the fixed sin-cos table mmmae '
-                         'recomputes')
-            continue
-        nk = k
-        for pat, rep in _MMACTION_RENAMES:
-            nk = pat.sub(rep, nk)
-        out[nk] = v
-    return out, notes
-
-
-def convert_any(sd: StateDict) -> Tuple[StateDict, str, List[str]]:
-    """Detect the layout and convert to the mmmae algorithm layout.
-
-    Returns:
-        tuple: (state dict with ``backbone.``/``neck.``/``cls_head.`` keys,
-        detected format, notes).
-    """
-    fmt = detect_format(sd)
-    notes: List[str] = []
-    if fmt == 'hf':
-        info = inspect_hf_videomae(sd)
-        notes += [f"HF transformers bias layout: {info['bias_layout']}"]
-        notes += info['notes']
-        try:
-            out = convert_hf_videomae(sd, warn=False)
-        except HFConversionError as exc:
-            raise ConversionError(str(exc)) from exc
-    elif fmt.startswith('official'):
-        out, n = convert_official(sd)
-        notes += n
-    elif fmt == 'mmaction2':
-        out, n = convert_mmaction2(sd)
-        notes += n
-    elif fmt == 'mmmae':
-        out = OrderedDict(sd)
-        notes.append('already in mmmae layout; only re-targeted')
-    else:
-        raise ConversionError(
-            'unrecognized checkpoint layout; first keys: '
-            f'{list(sd)[:15]}')
-    unknown = [k for k in out
-               if not k.startswith(('backbone.', 'neck.', 'cls_head.'))]
-    if unknown:
-        raise ConversionError(
-            f'{len(unknown)} tensors have no mmmae counterpart (they would '
-            f'be silently dropped): {unknown}')
-    return out, fmt, notes
-
-
 def select_target(sd: StateDict,
                   to: str) -> Tuple[StateDict, str, List[str]]:
     """Keep the part of the converted checkpoint that ``to`` asks for.
@@ -566,7 +406,7 @@ def run(args: argparse.Namespace) -> int:
     sd, n = unwrap(obj)
     notes += n
     num_src = len(sd)
-    conv, fmt, n = convert_any(sd)
+    conv, fmt, n = convert_any_videomae(sd)
     notes += n
     out, to, discarded = select_target(conv, args.to)
 

@@ -1,2 +1,3 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 from .masking import *  # noqa: F401,F403
+from .video_augment import *  # noqa: F401,F403

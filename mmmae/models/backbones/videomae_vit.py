@@ -1,6 +1,9 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """VideoMAE ViT encoder (official V1/V2 layout, MMEngine module)."""
-from typing import Dict, Optional, Sequence, Set, Tuple, Union
+import re
+from collections import OrderedDict
+from typing import (Dict, List, Mapping, Optional, Sequence, Set, Tuple,
+                    Union)
 
 import torch
 import torch.nn as nn
@@ -9,9 +12,17 @@ from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
 from ..utils import (TransformerBlock, build_norm, get_sinusoid_table,
+                     init_weights_official_finetune,
                      init_weights_official_pretrain, interpolate_pos_table)
 
-__all__ = ['VideoMAEViT', 'TubeletEmbed']
+__all__ = ['VideoMAEViT', 'TubeletEmbed', 'load_backbone_checkpoint']
+
+# MMAction2 ``VisionTransformer`` (vit_mae) names -> ours, below a prefix.
+_MMACTION_NAMES = (
+    (re.compile(r'^patch_embed\.projection\.'), 'patch_embed.proj.'),
+    (re.compile(r'^(blocks\.\d+\.mlp\.)layers\.0\.0\.'), r'\1fc1.'),
+    (re.compile(r'^(blocks\.\d+\.mlp\.)layers\.1\.'), r'\1fc2.'),
+)
 
 
 def _to_3tuple(x: Union[int, Sequence[int]]) -> Tuple[int, int, int]:
@@ -229,10 +240,56 @@ class VideoMAEViT(BaseModule):
         return cfg
 
     def init_weights(self) -> None:
-        """Official pretraining init unless an ``init_cfg`` is given."""
-        if self.init_cfg is None and not getattr(self, '_is_init', False):
+        """Initialise, or load pretrained weights.
+
+        * ``init_cfg=None``: the official pretraining init.
+        * ``init_cfg=dict(type='Pretrained', checkpoint=PATH)``: the official
+          fine-tuning init (trunc-normal Linears), then the encoder weights
+          of ``PATH`` through :func:`load_backbone_checkpoint`, which accepts
+          mmmae, official V1/V2 (pretrain or fine-tuned), MMAction2 and
+          HuggingFace layouts and reports every key it does not use
+          (decoder, mask token, ...). A ``prefix`` in the dict is ignored:
+          the layout is detected from the keys.
+        * any other ``init_cfg``: MMEngine's initialisers.
+        """
+        if getattr(self, '_is_init', False):
+            return super().init_weights()
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            self.apply(init_weights_official_finetune)
+            load_backbone_checkpoint(
+                self, cfg['checkpoint'],
+                map_location=cfg.get('map_location', 'cpu'))
+            self._is_init = True
+            return
+        if cfg is None:
             self.apply(init_weights_official_pretrain)
         super().init_weights()
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Accept MMAction2 ``VisionTransformer`` names and its saved table.
+
+        MMAction2's VideoMAE backbone names the patch embedding
+        ``projection`` and the MLP ``layers.0.0`` / ``layers.1`` and saves
+        its fixed sin-cos table. Renaming here makes ``load_from`` /
+        ``load_checkpoint`` of an MMAction2 recognizer just work; a stored
+        table equal to ours is dropped, any other one stays and is reported
+        as an unexpected key.
+        """
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            rest = key[len(prefix):]
+            if rest == 'pos_embed':
+                from mmmae.utils.checkpoint_converters import \
+                    _is_fixed_sincos
+                if _is_fixed_sincos(state_dict[key]):
+                    state_dict.pop(key)
+                continue
+            new = rest
+            for pat, rep in _MMACTION_NAMES:
+                new = pat.sub(rep, new)
+            if new != rest:
+                state_dict[prefix + new] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def get_pos_embed(self, grid: Sequence[int]) -> torch.Tensor:
         """Positional table for a token grid.
@@ -282,6 +339,36 @@ class VideoMAEViT(BaseModule):
         if self.use_mean_pooling and mask is None:
             return self.fc_norm(x.mean(1))
         return x
+
+    def get_intermediate_layers(self, x: torch.Tensor,
+                                indices: Sequence[int]) -> List[torch.Tensor]:
+        """Token features after chosen blocks (for feature extraction).
+
+        Args:
+            x (Tensor): ``(B, C, T, H, W)`` normalised clip.
+            indices (Sequence[int]): Block indices; negative ones count from
+                the end (``-1`` = last block).
+
+        Returns:
+            list[Tensor]: ``(B, N, D)`` per index, in the order asked, taken
+            after the block (before the final ``norm``; apply
+            ``self.norm`` yourself for the pretraining-style last layer).
+        """
+        wanted = []
+        for i in indices:
+            j = i + self.num_layers if i < 0 else i
+            if not 0 <= j < self.num_layers:
+                raise IndexError(f'block index {i} out of range for '
+                                 f'{self.num_layers} blocks')
+            wanted.append(j)
+        x, grid = self.patch_embed(x)
+        x = self.drop_after_pos(x + self.get_pos_embed(grid).to(x.dtype))
+        outs = {}
+        for j, blk in enumerate(self.blocks[:max(wanted) + 1]):
+            x = blk(x)
+            if j in wanted:
+                outs[j] = x
+        return [outs[j] for j in wanted]
 
     @staticmethod
     def gather_visible(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -349,3 +436,98 @@ class VideoMAEViT(BaseModule):
             set[str]: ``{'pos_embed', 'cls_token'}``.
         """
         return {'pos_embed', 'cls_token'}
+
+
+def load_backbone_checkpoint(backbone: VideoMAEViT,
+                             checkpoint: Union[str, Mapping],
+                             map_location: str = 'cpu',
+                             strict: bool = False) -> Dict[str, list]:
+    """Load the encoder weights of any VideoMAE checkpoint into a backbone.
+
+    The layout is detected from the keys (mmmae pretraining or recognizer,
+    official V1/V2 pretraining or fine-tuned, MMAction2, HuggingFace) and
+    converted. Everything that is not an encoder weight is reported by
+    group, never dropped silently:
+
+    * decoder, ``mask_token``, ``encoder_to_decoder`` and classifier keys;
+    * the pretraining encoder's final ``norm`` when the backbone uses mean
+      pooling (``norm`` is an Identity there and ``fc_norm`` starts fresh,
+      exactly as the official fine-tuning does).
+
+    The positional table is never loaded: it is recomputed for the
+    backbone's ``num_frames``/``img_size`` and interpolated at run time for
+    other clip sizes.
+
+    Args:
+        backbone (VideoMAEViT): Target module.
+        checkpoint (str | Mapping): Path/URL (anything MMEngine's
+            ``CheckpointLoader`` reads) or an already loaded checkpoint.
+        map_location (str): Device for loading. Defaults to ``'cpu'``.
+        strict (bool): Raise when backbone keys are missing. Defaults to
+            False (a fresh ``fc_norm`` is expected when fine-tuning from a
+            pretraining checkpoint).
+
+    Returns:
+        dict: ``format``, ``missing``, ``unexpected`` and ``dropped`` keys.
+
+    Raises:
+        RuntimeError: Shape mismatch (names the checkpoint), or missing keys
+            with ``strict=True``.
+    """
+    from mmengine.logging import print_log
+    from mmengine.runner import CheckpointLoader
+
+    from mmmae.utils.checkpoint_converters import (convert_any_videomae,
+                                                   unwrap_checkpoint)
+    name = checkpoint if isinstance(checkpoint, str) else '<state dict>'
+    if isinstance(checkpoint, str):
+        checkpoint = CheckpointLoader.load_checkpoint(
+            checkpoint, map_location=map_location)
+    converted, fmt, notes = convert_any_videomae(
+        unwrap_checkpoint(checkpoint))
+
+    state_dict, dropped = OrderedDict(), OrderedDict()
+    for key, value in converted.items():
+        if key.startswith('backbone.'):
+            state_dict[key[len('backbone.'):]] = value
+        else:
+            group = key.split('.')[0] + '.*'
+            if key.startswith('neck.'):
+                group = ('decoder (neck.*: blocks, mask_token, '
+                         'encoder_to_decoder)')
+            dropped.setdefault(group, []).append(key)
+    if backbone.use_mean_pooling and 'fc_norm.weight' not in state_dict:
+        norm = [k for k in state_dict if k.startswith('norm.')]
+        if norm:
+            dropped['final encoder norm (mean pooling uses a fresh fc_norm,'
+                    ' as the official fine-tuning)'] = norm
+            for k in norm:
+                state_dict.pop(k)
+    elif not backbone.use_mean_pooling:
+        fc_norm = [k for k in state_dict if k.startswith('fc_norm.')]
+        if fc_norm:
+            dropped['fc_norm (backbone has use_mean_pooling=False)'] = fc_norm
+            for k in fc_norm:
+                state_dict.pop(k)
+    try:
+        result = backbone.load_state_dict(state_dict, strict=False)
+    except RuntimeError as exc:
+        raise RuntimeError(
+            f'{name}: its weights do not fit this VideoMAEViT (check arch, '
+            f'patch_size, tubelet_size, in_channels): {exc}') from exc
+    missing, unexpected = list(result.missing_keys), list(
+        result.unexpected_keys)
+    lines = [f'loaded {len(state_dict) - len(unexpected)} encoder tensors '
+             f'from {name} ({fmt} layout)']
+    for group, keys in dropped.items():
+        lines.append(f'  not used: {len(keys)} {group}')
+    if missing:
+        lines.append(f'  missing, left at their init: {missing}')
+    if unexpected:
+        lines.append(f'  unexpected, ignored: {unexpected}')
+    lines += [f'  note: {n}' for n in notes]
+    print_log('\n'.join(lines), logger='current')
+    if strict and missing:
+        raise RuntimeError(f'{name}: missing backbone keys {missing}')
+    return dict(format=fmt, missing=missing, unexpected=unexpected,
+                dropped=[k for keys in dropped.values() for k in keys])

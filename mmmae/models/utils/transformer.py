@@ -258,3 +258,17 @@ def init_weights_official_pretrain(module: nn.Module) -> None:
         nn.init.zeros_(module.q_bias)
         nn.init.zeros_(module.v_bias)
 
+
+def init_weights_official_finetune(module: nn.Module) -> None:
+    """Official fine-tuning init: trunc-normal(.02) Linears, zero biases,
+    LN (1, 0), zero q/v biases (``modeling_finetune._init_weights``).
+
+    Args:
+        module (nn.Module): One submodule (use with ``nn.Module.apply``).
+    """
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    else:
+        init_weights_official_pretrain(module)

@@ -3,6 +3,9 @@
 # MMAction2's scope: every MMAction2 part keeps its plain name and only the
 # mmmae parts are written `mmmae.X`, exactly as in an MMAction2 project.
 default_scope = 'mmaction'
+# `mmmae.X` types resolve once mmmae is imported (mmmae's tools do it anyway;
+# this makes MMAction2's own tools/train.py work with these configs too)
+custom_imports = dict(imports=['mmmae'], allow_failed_imports=False)
 
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),

@@ -9,45 +9,16 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 
-# Repeated sampling (VideoMAE V2 `--num_sample 4`): mmaction's RepeatAugDataset
-# decodes each video once and runs the remaining transforms 4 times, so each
-# video yields 4 clips with their own crops and tube masks (`sample_once=True`:
-# the 4 views share the frame indices, as VideoMAE V2 does).
+# Repeated sampling (VideoMAE V2 `--num_sample 4`): VideoMAEDataset decodes
+# each video once and runs the transforms after decoding 4 times, so each
+# video yields 4 clips with their own crops and tube masks sharing the frame
+# indices, as VideoMAE V2 does (bad videos are still skipped and counted).
 # `repeat_pseudo_collate` flattens them: a GPU sees 8 videos x 4 = 32 clips.
-# The dataset is built in the mmaction scope (RepeatAugDataset checks the
-# plain type names of its first transforms), so the mmmae mask generator is
-# prefixed instead. It has no bad-sample handling (VideoMAEDataset's).
 num_repeats = 4
-train_pipeline = [
-    dict(type='DecordInit', num_threads=1),
-    dict(type='SampleFrames', clip_len=16, frame_interval=4, num_clips=1),
-    dict(type='DecordDecode'),
-    dict(
-        type='MultiScaleCrop',
-        input_size=224,
-        scales=(1, .875, .75, .66),
-        random_crop=False,
-        max_wh_scale_gap=1,
-        num_fixed_crops=13),
-    dict(type='Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(
-        type='mmmae.TubeMaskGenerator', input_size=(8, 14, 14),
-        mask_ratio=0.9),
-    dict(type='PackActionInputs', algorithm_keys=('mask', )),
-]
 train_dataloader = dict(
     batch_size=8,  # videos per GPU (x 4 views = 32 clips)
     collate_fn=dict(type='repeat_pseudo_collate'),
-    dataset=dict(
-        _delete_=True,
-        _scope_='mmaction',
-        type='RepeatAugDataset',
-        ann_file={{_base_.ann_file_train}},
-        data_prefix=dict(video={{_base_.data_root}}),
-        num_repeats=num_repeats,
-        sample_once=True,
-        pipeline=train_pipeline))
+    dataset=dict(num_repeats=num_repeats))
 
 # LR AND EPOCH ACCOUNTING. auto_scale_lr counts VIDEOS (the dataloader
 # batch_size), each once per iteration, not their views. Per iteration this

@@ -11,6 +11,7 @@ warning) and, at load time, turns a failure of the *loading* transforms into
 DataLoader workers so the main process (and
 :class:`~mmmae.engine.hooks.BadSampleLoggerHook`) can report it.
 """
+import copy
 import logging
 import os
 import os.path as osp
@@ -144,6 +145,12 @@ class VideoMAEDataset(VideoDataset):
             Defaults to True.
         max_logged_names (int): how many file names a warning lists before
             "and N more". Defaults to 20.
+        num_repeats (int): Repeated augmentation (official VideoMAE
+            ``--num_sample``): each video is decoded once and the
+            transforms after the loading stage run ``num_repeats`` times,
+            so a sample is a list of that many views sharing their frames.
+            Use with ``collate_fn=dict(type='repeat_pseudo_collate')``.
+            Training only. Defaults to 1 (a sample is one dict).
         **kwargs: passed to :class:`mmaction.datasets.VideoDataset`
             (``multi_class``, ``num_classes``, ``test_mode``, ``delimiter``,
             ``max_refetch``, ``lazy_init``, ...).
@@ -156,8 +163,15 @@ class VideoMAEDataset(VideoDataset):
                  min_frames: int = 1,
                  check_files: bool = True,
                  max_logged_names: int = 20,
+                 num_repeats: int = 1,
                  **kwargs) -> None:
         self.min_frames = int(min_frames)
+        self.num_repeats = int(num_repeats)
+        if self.num_repeats < 1 or (self.num_repeats > 1
+                                    and kwargs.get('test_mode', False)):
+            raise ValueError(
+                f'num_repeats={num_repeats}: must be >= 1, and 1 in test '
+                'mode (repeated augmentation is a training technique)')
         self.check_files = check_files
         self.max_logged_names = max_logged_names
         # Set before super().__init__, which runs full_init().
@@ -307,8 +321,9 @@ class VideoMAEDataset(VideoDataset):
         """Run the pipeline on entry ``idx``.
 
         Returns:
-            dict | None: the pipeline output, or None when the video is
-            unreadable (recorded) or a transform rejected the sample.
+            dict | list[dict] | None: the pipeline output (a list of
+            ``num_repeats`` views when repeating), or None when the video
+            is unreadable (recorded) or a transform rejected the sample.
         """
         data_info = self.get_data_info(idx)
         filename = data_info.get('filename', f'<entry {idx}>')
@@ -333,7 +348,19 @@ class VideoMAEDataset(VideoDataset):
             self._record_failure(idx, filename, err)
             return None
 
-        for t in transforms[self._num_loading:]:
+        if self.num_repeats == 1:
+            return self._augment(results, filename)
+        # deep copies: in-place transforms (RandomErasing) must not leak
+        # from one view into the next
+        views = [
+            self._augment(copy.deepcopy(results), filename)
+            for _ in range(self.num_repeats)
+        ]
+        return None if any(v is None for v in views) else views
+
+    def _augment(self, results: dict, filename: str) -> Optional[dict]:
+        """Run the transforms after the loading stage."""
+        for t in self.pipeline.transforms[self._num_loading:]:
             try:
                 results = t(results)
             except Exception as err:

@@ -264,3 +264,31 @@ def test_subset_has_fresh_flags(bad_dir, tmp_path):
     assert len(sub) == 1 and sub.num_skipped == 0
     assert sub[0]['inputs'].shape == (1, 3, 8, 32, 32)
     assert osp.basename(sub.get_data_info(0)['filename']) == 'clip_0.mp4'
+
+
+def test_repeated_augmentation_views(bad_dir, tmp_path):
+    """num_repeats: one decode, independent augmentations of the same frames,
+    bad videos still skipped; flattened by repeat_pseudo_collate."""
+    from mmaction.datasets import repeat_pseudo_collate
+    erase = dict(type='mmaction.RandomErasing', erase_prob=1.0, mode='rand')
+    pipe = pipeline(extra=())
+    # erase before FormatShape (it works on HxWx3 frames, in place)
+    pipe.insert(5, erase)
+    names = ['clip_0.mp4', 'corrupt.mp4', 'clip_1.mp4']
+    ds = build(write_ann(tmp_path / 'ann.txt', names), bad_dir,
+               pipeline=pipe, num_repeats=3)
+    np.random.seed(0)
+    batch = [ds[i] for i in range(len(ds))]
+    assert all(isinstance(views, list) and len(views) == 3
+               for views in batch)
+    assert ds.num_skipped == 1
+    for views in batch:
+        names = {v['data_samples'].filename for v in views}
+        assert len(names) == 1  # the views come from one video
+        a, b = (v['inputs'] for v in views[:2])
+        assert not torch.equal(a, b)  # independently augmented
+    flat = repeat_pseudo_collate(batch)
+    assert len(flat['inputs']) == 9
+    one = write_ann(tmp_path / 'one.txt', ['clip_0.mp4'])
+    with pytest.raises(ValueError, match='num_repeats'):
+        build(one, bad_dir, num_repeats=2, test_mode=True)

@@ -179,7 +179,7 @@ def test_recipe_config_finetune_and_multiview_test(
     from mmengine.config import Config
     base = Config.fromfile(RECIPE_CFG)
     # the recipe trains with repeated augmentation (2 views per video)
-    assert base.train_dataloader.dataset.type == 'RepeatAugDataset'
+    assert base.train_dataloader.dataset.num_repeats == 2
     pipelines = _pipelines(base)
     cfg = _child(RECIPE_CFG, video_dir, tmp_path, pretrained[0], pipelines)
     child = Config.fromfile(cfg)

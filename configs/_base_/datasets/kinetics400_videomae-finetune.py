@@ -11,8 +11,8 @@
 # TEST: 5 clips x 3 crops of the short-side-224 video, softmax per view
 # then averaged (model.cls_head.average_clips='prob').
 #
-# Repeated augmentation (official --num_sample 2): the `-rep2-` configs swap
-# the training dataset for MMAction2's RepeatAugDataset with this pipeline.
+# Repeated augmentation (official --num_sample 2): the `-rep2-` configs set
+# the training dataset's `num_repeats=2` (one decode, two augmented views).
 dataset_type = 'mmmae.VideoMAEDataset'
 data_root = 'data/kinetics400/videos_train'
 data_root_val = 'data/kinetics400/videos_val'

@@ -5,9 +5,9 @@
 # tube mask 0.9 over the (8, 14, 14) token grid. Labels are ignored.
 #
 # Repeated sampling (VideoMAE V2 `--num_sample`): see
-# ../../videomae/videomae_vit-base-p16_64xb32-rep4-200e_kinetics400.py, which
-# swaps the dataset for `mmaction.RepeatAugDataset` (one decode, several
-# augmented views of one video) and documents the LR accounting.
+# ../../videomae/videomae_vit-base-p16_64xb8-rep4-200e_kinetics400.py
+# (VideoMAEDataset `num_repeats`: one decode, several augmented views of one
+# video), which documents the LR accounting.
 dataset_type = 'VideoMAEDataset'
 data_root = 'data/kinetics400/videos_train'
 ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'

@@ -21,22 +21,14 @@ model = dict(
             _delete_=True, type='Pretrained', checkpoint=pretrained)),
     cls_head=dict(in_channels=384))
 
-# Repeated augmentation (official --num_sample 2): RepeatAugDataset decodes
-# each video once and augments it 2 times; repeat_pseudo_collate flattens
-# the views. The batch counts videos: 32 GPUs x 12 videos = 384 for the
-# lr scaling (as official), but every step trains on 768 clips.
-# (No bad-video skipping in RepeatAugDataset, unlike mmmae.VideoMAEDataset.)
+# Repeated augmentation (official --num_sample 2): each video is decoded
+# once and augmented 2 times (the views share frames, as official). The
+# batch counts videos: 32 GPUs x 12 videos = 384 for the lr scaling (as
+# official), but every step trains on 768 clips.
 train_dataloader = dict(
     batch_size=12,
     collate_fn=dict(type='repeat_pseudo_collate'),
-    dataset=dict(
-        _delete_=True,
-        type='RepeatAugDataset',
-        num_repeats=2,
-        sample_once=True,  # the views share frames, as official
-        ann_file=_base_.ann_file_train,
-        data_prefix=dict(video=_base_.data_root),
-        pipeline=_base_.train_pipeline))
+    dataset=dict(num_repeats=2))
 
 # lr = 0.0005 x 32 x 12 / 256 = 0.00075 (auto_scale_lr);
 # layer decay 0.75, min_lr 1e-06 per 256 videos.

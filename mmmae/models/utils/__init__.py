@@ -7,6 +7,6 @@ from .transformer import (Attention, DropPath, Mlp, TransformerBlock,
 
 __all__ = [
     'Attention', 'DropPath', 'Mlp', 'TransformerBlock', 'build_norm',
-    'init_weights_official_finetune', 'init_weights_official_pretrain', 'get_sinusoid_table',
-    'interpolate_pos_table', 'patchify', 'unpatchify'
+    'init_weights_official_finetune', 'init_weights_official_pretrain',
+    'get_sinusoid_table', 'interpolate_pos_table', 'patchify', 'unpatchify'
 ]

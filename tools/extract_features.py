@@ -43,11 +43,11 @@ Features (``D`` = embed dims, ``N = T/t * H/p * W/p`` tokens in
       *before* the final ``norm`` -- also for the last block.
 
 Checkpoints
-    an mmmae / MMEngine checkpoint (``state_dict`` with ``backbone.*`` keys,
-    e.g. from ``tools/train.py`` or a ``Recognizer3D`` fine-tuning run), a
-    bare backbone state dict, or an official VideoMAE (V1/V2) checkpoint
-    (converted with ``official_to_backbone``). The backbone keys are loaded
-    strictly. ``none`` keeps a random initialisation (for smoke tests).
+    any VideoMAE checkpoint: mmmae / MMEngine (``tools/train.py``
+    pretraining or ``Recognizer3D`` fine-tuning runs), official V1/V2,
+    MMAction2 or HuggingFace (the layout is detected by
+    ``load_backbone_checkpoint``). Every backbone key must come from the
+    file. ``none`` keeps a random initialisation (for smoke tests).
 
 Unreadable videos (decord cannot open or decode them, 0 frames, empty or
 missing files) are skipped with a warning and listed in
@@ -458,12 +458,11 @@ def load_backbone_weights(backbone: torch.nn.Module,
                           checkpoint: str) -> Optional[str]:
     """Load a checkpoint into a bare backbone, strictly.
 
-    Uses ``mmmae.models.backbones.videomae_vit.load_backbone_checkpoint``
-    (``strict=True``; unexpected keys are an error too) when that exists;
-    otherwise: ``backbone.*`` keys of an mmmae / MMEngine
-    checkpoint (prefix removed), else the file is taken as a bare backbone
-    or official VideoMAE state dict and converted with
-    :func:`mmmae.utils.checkpoint_converters.official_to_backbone`.
+    Any VideoMAE layout works (mmmae, official, MMAction2, HF; see
+    :func:`mmmae.models.backbones.videomae_vit.load_backbone_checkpoint`),
+    but every backbone key must come from the file: features of a
+    half-initialised encoder (e.g. a fresh ``fc_norm``) would be silently
+    wrong.
 
     Args:
         backbone (VideoMAEViT): the model.
@@ -480,65 +479,17 @@ def load_backbone_weights(backbone: torch.nn.Module,
     if checkpoint.lower() == 'none':
         quiet_init(backbone)
         return None
-    from mmmae.models.backbones import videomae_vit
-    loader = getattr(videomae_vit, 'load_backbone_checkpoint', None)
-    if loader is not None:
-        try:
-            result = loader(backbone, checkpoint, strict=True)
-        except (KeyError, RuntimeError, ValueError) as e:
-            raise CheckpointError(
-                f'{checkpoint} does not fit the backbone: {e}' +
-                _norm_hint(str(e))) from e
-        unexpected = list((result or {}).get('unexpected', []))
-        if unexpected:
-            raise CheckpointError(
-                f'{checkpoint} does not fit the backbone: unexpected keys '
-                f'({len(unexpected)}): {unexpected[:10]}')
-        fmt = (result or {}).get('format', 'checkpoint')
-        return f'{checkpoint} ({fmt} layout)'
-
-    from mmengine.runner import CheckpointLoader
-
-    from mmmae.utils.checkpoint_converters import (official_to_backbone,
-                                                   unwrap_checkpoint)
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    from mmmae.models.backbones.videomae_vit import load_backbone_checkpoint
     try:
-        sd = unwrap_checkpoint(ckpt)
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f'{checkpoint}: {e}') from e
-    if any(k.startswith('backbone.') for k in sd):
-        state = OrderedDict((k[len('backbone.'):], v) for k, v in sd.items()
-                            if k.startswith('backbone.'))
-        how = 'backbone.* keys'
-    else:
-        try:
-            state = official_to_backbone(sd, strict=True)
-        except KeyError as e:
-            raise CheckpointError(
-                f'{checkpoint} has no backbone.* keys and is not a bare '
-                f'backbone / official VideoMAE state dict: {e}. Convert it '
-                'with tools/model_converters/videomae2mmmae.py') from e
-        how = 'bare/official state dict'
-    state.pop('pos_embed', None)  # fixed sin-cos table, recomputed
-    own = backbone.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [
-        f'{k}: {tuple(v.shape)} vs model {tuple(own[k].shape)}'
-        for k, v in state.items() if k in own and v.shape != own[k].shape
-    ]
-    if missing or unexpected or wrong:
-        msg = [f'{checkpoint} does not fit the backbone']
-        if missing:
-            msg.append(f'missing keys ({len(missing)}): {missing[:10]}')
-        if unexpected:
-            msg.append(
-                f'unexpected keys ({len(unexpected)}): {unexpected[:10]}')
-        if wrong:
-            msg.append(f'shape mismatch: {wrong[:10]}')
-        raise CheckpointError('; '.join(msg) + _norm_hint(str(missing)))
-    backbone.load_state_dict(state, strict=True)
-    return f'{checkpoint} ({how}, {len(state)} tensors)'
+        result = load_backbone_checkpoint(backbone, checkpoint, strict=True)
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise CheckpointError(f'{checkpoint} does not fit the backbone: {e}' +
+                              _norm_hint(str(e))) from e
+    if result['unexpected']:
+        raise CheckpointError(
+            f'{checkpoint} does not fit the backbone: unexpected keys '
+            f'({len(result["unexpected"])}): {result["unexpected"][:10]}')
+    return f'{checkpoint} ({result["format"]} layout)'
 
 
 def _norm_hint(missing: str) -> str:

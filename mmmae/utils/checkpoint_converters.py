@@ -32,7 +32,8 @@ import torch
 __all__ = [
     'unwrap_checkpoint', 'convert_official_videomae', 'official_to_backbone',
     'strip_prefixes', 'ConversionError', 'detect_videomae_format',
-    'convert_mmaction2_videomae', 'convert_any_videomae'
+    'convert_mmaction2_videomae', 'convert_any_videomae',
+    'load_checkpoint_file', 'format_key_list'
 ]
 
 WRAPPER_KEYS = ('model', 'module', 'state_dict', 'model_state')
@@ -396,3 +397,41 @@ def convert_any_videomae(sd: StateDict) -> Tuple[StateDict, str, List[str]]:
             f'{len(unknown)} tensors have no mmmae counterpart (they would '
             f'be silently dropped): {unknown}')
     return out, fmt, notes
+
+
+def load_checkpoint_file(path: str) -> Tuple[object, List[str]]:
+    """Load a checkpoint file.
+
+    ``.safetensors`` files are read with ``safetensors``. Other files are
+    tried with ``torch.load(weights_only=True)`` first; official training
+    checkpoints pickle ``argparse.Namespace`` args and need
+    ``weights_only=False``, which executes pickled code: only convert files
+    you trust.
+
+    Args:
+        path (str): Checkpoint path.
+
+    Returns:
+        tuple: (loaded object, notes).
+    """
+    notes = []
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        return load_file(path, device='cpu'), notes
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:  # pickle.UnpicklingError and friends
+        notes.append(
+            'loaded with torch.load(weights_only=False): the file holds '
+            f'pickled Python objects ({type(exc).__name__}: '
+            f'{str(exc).splitlines()[0][:120]}). Only convert checkpoints '
+            'you trust.')
+        obj = torch.load(path, map_location='cpu', weights_only=False)
+    return obj, notes
+
+
+def format_key_list(keys: List[str], limit: int = 12) -> str:
+    """``'a, b, ... (+N more)'`` for reports."""
+    if len(keys) <= limit:
+        return ', '.join(keys)
+    return ', '.join(keys[:limit]) + f', ... (+{len(keys) - limit} more)'

@@ -204,14 +204,7 @@ def test_short_video_and_options(env, tmp_path):
     assert np.load(ft / 'a.npy').shape == (9, D)
 
 
-@pytest.mark.parametrize('own_loader', [False, True])
-def test_bad_checkpoint_and_args(env, tmp_path, capsys, monkeypatch,
-                                 own_loader):
-    if own_loader:  # the tool's fallback when the library has no loader
-        from mmmae.models.backbones import videomae_vit
-        monkeypatch.delattr(videomae_vit,
-                            'load_backbone_checkpoint',
-                            raising=False)
+def test_bad_checkpoint_and_args(env, tmp_path, capsys):
     sd = torch.load(env['ckpt'], weights_only=True)['state_dict']
     sd.pop('backbone.blocks.1.mlp.fc2.weight')
     bad = tmp_path / 'bad.pth'
@@ -223,7 +216,7 @@ def test_bad_checkpoint_and_args(env, tmp_path, capsys, monkeypatch,
     assert _run(env, env['vids'], out, '--cfg-options',
                 'model.backbone.use_mean_pooling=True') == 2
     assert 'use_mean_pooling=False' in capsys.readouterr().err
-    # a complete checkpoint loads with either loader
+    # a complete checkpoint loads
     assert _run(env, env['vids'] / 'sub' / 'b.mp4', out) == 0
     assert _run(env, env['vids'], out, '--layers', '2') == 2
     assert _run(env, env['vids'], out, '--clip-len', '3') == 2

@@ -37,7 +37,6 @@ classifier, encoder without decoder, ``fc_norm`` in a pretraining encoder,
 ...).
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import sys
@@ -51,33 +50,13 @@ if _REPO not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, _REPO)
 
 import mmmae  # noqa: E402,F401  (compat patches)
+from mmmae.utils.checkpoint_converters import (  # noqa: E402
+    format_key_list, load_checkpoint_file)
 from mmmae.utils.official_export import (export_to_official,  # noqa: E402
                                          official_wrapper_key)
 
 _KINDS = ('auto', 'pretrain', 'finetune')
 _WRAPPERS = ('auto', 'model', 'module', 'none')
-
-
-def _import_tool():
-    """The import tool ``videomae2mmmae.py`` (for ``load_source``)."""
-    spec = importlib.util.spec_from_file_location(
-        'videomae2mmmae', osp.join(_HERE, 'videomae2mmmae.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_source(path: str):
-    """Load a checkpoint like the import tool does.
-
-    ``torch.load(weights_only=True)`` first; files with pickled Python
-    objects fall back to ``weights_only=False`` (only convert files you
-    trust).
-
-    Returns:
-        tuple: (loaded object, notes).
-    """
-    return _import_tool().load_source(path)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -107,19 +86,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _fmt_list(keys: List[str], limit: int = 12) -> str:
-    if len(keys) <= limit:
-        return ', '.join(keys)
-    return ', '.join(keys[:limit]) + f', ... (+{len(keys) - limit} more)'
-
-
 def run(args: argparse.Namespace) -> int:
     """Convert ``args.src`` into ``args.dst``; see the module docstring.
 
     Returns:
         int: Exit status (0 ok, 1 failure).
     """
-    obj, notes = load_source(args.src)
+    obj, notes = load_checkpoint_file(args.src)
     try:
         res = export_to_official(obj, kind=args.kind, strict=True)
     except (KeyError, TypeError, ValueError) as exc:
@@ -140,10 +113,10 @@ def run(args: argparse.Namespace) -> int:
                      f'{wrapper} to the official scripts')
     if res.dropped:
         print(f'  dropped (fixed sin-cos tables the official code '
-              f'recomputes): {_fmt_list(res.dropped)}')
+              f'recomputes): {format_key_list(res.dropped)}')
     if res.left_out:
         print(f'  left out (not model weights): '
-              f'{_fmt_list(list(res.left_out))}')
+              f'{format_key_list(list(res.left_out))}')
     for note in notes:
         print(f'  note: {note}')
     for caveat in res.caveats:

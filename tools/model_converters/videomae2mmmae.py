@@ -59,7 +59,8 @@ if _REPO not in sys.path:  # run as a script from a source checkout
 
 import mmmae  # noqa: E402,F401  (compat patches)
 from mmmae.utils.checkpoint_converters import (  # noqa: E402
-    ConversionError, convert_any_videomae)
+    ConversionError, convert_any_videomae, format_key_list,
+    load_checkpoint_file)
 
 Tensor = torch.Tensor
 StateDict = Dict[str, Tensor]
@@ -72,37 +73,6 @@ _TARGETS = ('auto', 'algorithm', 'backbone', 'recognizer')
 # --------------------------------------------------------------------------
 # loading
 # --------------------------------------------------------------------------
-def load_source(path: str) -> Tuple[object, List[str]]:
-    """Load a checkpoint file.
-
-    ``.safetensors`` files are read with ``safetensors``. Other files are
-    tried with ``torch.load(weights_only=True)`` first; official training
-    checkpoints pickle ``argparse.Namespace`` args and need
-    ``weights_only=False``, which executes pickled code: only convert files
-    you trust.
-
-    Args:
-        path (str): Checkpoint path.
-
-    Returns:
-        tuple: (loaded object, notes).
-    """
-    notes = []
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        return load_file(path, device='cpu'), notes
-    try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # pickle.UnpicklingError and friends
-        notes.append(
-            'loaded with torch.load(weights_only=False): the file holds '
-            f'pickled Python objects ({type(exc).__name__}: '
-            f'{str(exc).splitlines()[0][:120]}). Only convert checkpoints '
-            'you trust.')
-        obj = torch.load(path, map_location='cpu', weights_only=False)
-    return obj, notes
-
-
 def _is_state_dict(obj) -> bool:
     return isinstance(obj, dict) and len(obj) > 0 and all(
         isinstance(k, str) for k in obj) and any(
@@ -390,19 +360,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _fmt_list(keys: List[str], limit: int = 12) -> str:
-    if len(keys) <= limit:
-        return ', '.join(keys)
-    return ', '.join(keys[:limit]) + f', ... (+{len(keys) - limit} more)'
-
-
 def run(args: argparse.Namespace) -> int:
     """Convert ``args.src`` into ``args.dst``; see the module docstring.
 
     Returns:
         int: Exit status (0 ok, 1 failure).
     """
-    obj, notes = load_source(args.src)
+    obj, notes = load_checkpoint_file(args.src)
     sd, n = unwrap(obj)
     notes += n
     num_src = len(sd)
@@ -415,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
     print(f'target: {to}, {len(out)} tensors')
     if discarded:
         print(f'  discarded on request (--to {to}): {len(discarded)} '
-              f'tensors: {_fmt_list(discarded)}')
+              f'tensors: {format_key_list(discarded)}')
 
     if to != 'algorithm' and 'backbone.norm.weight' in conv \
             and 'backbone.fc_norm.weight' not in conv:
@@ -443,7 +407,8 @@ def run(args: argparse.Namespace) -> int:
               f'{len(unexpected)} unexpected, {len(mismatch)} shape '
               'mismatches')
         if missing:
-            print(f'  missing (left at their init): {_fmt_list(missing)}')
+            print('  missing (left at their init): '
+                  f'{format_key_list(missing)}')
         if unexpected:
             errors.append('unexpected keys (the target model has no place '
                           f'for them; they would be dropped): {unexpected}')

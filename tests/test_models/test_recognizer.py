@@ -224,6 +224,9 @@ def test_wrong_architecture_names_the_file(tmp_path):
         img_size=32, patch_size=8, num_frames=4, use_mean_pooling=True)
     with pytest.raises(RuntimeError, match='official_ft.pth'):
         load_backbone_checkpoint(vit, path)
+    missing = str(tmp_path / 'nope' / 'epoch_800.pth')
+    with pytest.raises(FileNotFoundError, match='init_cfg.checkpoint'):
+        load_backbone_checkpoint(vit, missing)
 
 
 def test_head_init_scale():

@@ -1,5 +1,6 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """VideoMAE ViT encoder (official V1/V2 layout, MMEngine module)."""
+import os
 import re
 from collections import OrderedDict
 from typing import (Dict, List, Mapping, Optional, Sequence, Set, Tuple,
@@ -480,6 +481,15 @@ def load_backbone_checkpoint(backbone: VideoMAEViT,
     from mmmae.utils.checkpoint_converters import (convert_any_videomae,
                                                    unwrap_checkpoint)
     name = checkpoint if isinstance(checkpoint, str) else '<state dict>'
+    if isinstance(checkpoint, str) and '://' not in checkpoint \
+            and not os.path.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'pretrained checkpoint {checkpoint} does not exist: set '
+            'model.backbone.init_cfg.checkpoint to your pretraining '
+            'checkpoint (e.g. --cfg-options model.backbone.init_cfg.'
+            'checkpoint=PATH); to train from scratch, use the '
+            'fine-tuning init of configs/_base_/models/'
+            'vit-base-p16_videomae-recognizer.py as init_cfg')
     if isinstance(checkpoint, str):
         checkpoint = CheckpointLoader.load_checkpoint(
             checkpoint, map_location=map_location)

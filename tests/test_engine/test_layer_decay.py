@@ -148,3 +148,23 @@ def test_bad_configs_raise():
             dict(
                 optimizer=dict(type='AdamW', lr=1e-3),
                 constructor='mmmae.LayerDecayOptimWrapperConstructor'))
+
+
+def test_amp_and_clipping_wrappers_keep_the_groups():
+    """`--amp` (CPU: mmmae.CPUAmpOptimWrapper) and clip_grad only change
+    the wrapper type; the layer-decay groups stay."""
+    model = _recognizer()
+    for extra in (dict(type='mmmae.CPUAmpOptimWrapper', dtype='bfloat16'),
+                  dict(clip_grad=dict(max_norm=5.0))):
+        wrapper = build_optim_wrapper(
+            model,
+            dict(
+                optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+                constructor='mmmae.LayerDecayOptimWrapperConstructor',
+                paramwise_cfg=dict(layer_decay_rate=0.75),
+                **extra))
+        assert len(wrapper.optimizer.param_groups) == 2 * (DEPTH + 2)
+        x = torch.randn(2, 3, 2, 16, 16)
+        with wrapper.optim_context(model):
+            loss = model.cls_head(model.backbone(x)).square().mean()
+        wrapper.update_params(loss)

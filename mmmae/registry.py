@@ -45,7 +45,9 @@ DATA_SAMPLERS = Registry(
 TRANSFORMS = Registry(
     'transform',
     parent=MMENGINE_TRANSFORMS,
-    locations=['mmmae.datasets.transforms'])
+    # the online pseudo-labeller lives with the labellers (imports mmseg
+    # lazily), not with the light-weight transforms
+    locations=['mmmae.datasets.transforms', 'mmmae.pseudo_label'])
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmmae.models'])
 MODEL_WRAPPERS = Registry(
@@ -81,3 +83,9 @@ VISBACKENDS = Registry(
     'vis_backend',
     parent=MMENGINE_VISBACKENDS,
     locations=['mmmae.visualization'])
+
+# Pseudo-labellers (mmmae.pseudo_label): wrappers that turn any mmseg model
+# into an offline/online label generator. A plain root registry: they are not
+# nn.Modules and are only built by mmmae's own tools and transforms.
+PSEUDO_LABELERS = Registry(
+    'pseudo labeler', scope='mmmae', locations=['mmmae.pseudo_label'])

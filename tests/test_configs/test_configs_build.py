@@ -1,8 +1,9 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""Every pretraining config under configs/ (not _base_) loads, builds its
-model and its pipeline, and its pipeline turns a real video into a sample.
-Recognition configs (configs/videomae/{finetune,mmaction2}/) are checked in
-test_recognition_configs.py."""
+"""Every VideoMAE pretraining config loads, builds its model and its
+pipeline, and its pipeline turns a real video into a sample. Recognition
+configs (configs/videomae/{finetune,mmaction2}/) are checked in
+test_recognition_configs.py, MultiMAE ones in test_multimae_configs.py;
+test_every_config_is_tested makes sure no config escapes all three."""
 import copy
 import glob
 import os.path as osp
@@ -20,8 +21,8 @@ from mmmae.registry import MODELS
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
     p for p in glob.glob(
-        osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
-    if '_base_' not in p.split(osp.sep))
+        osp.join(REPO_ROOT, 'configs', 'videomae', '**', '*.py'),
+        recursive=True))
 RECOGNITION_DIRS = ('finetune', 'mmaction2')
 ALL_CONFIGS = CONFIGS
 CONFIGS = [
@@ -146,7 +147,6 @@ def test_demo_config_trains_one_step():
         t['type'].split('.')[-1]: t
         for t in cfg.train_dataloader.dataset.pipeline
     }
-    grid = pipeline['TubeMaskGenerator']['input_size']
     size = pipeline['Resize']['scale']
     clip_len = pipeline['SampleFrames']['clip_len']
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
@@ -162,3 +162,17 @@ def test_demo_config_trains_one_step():
     log_vars = model.train_step(
         dict(inputs=inputs, data_samples=data_samples), optim_wrapper)
     assert torch.isfinite(log_vars['loss'])
+
+
+def test_every_config_is_tested():
+    """Each config under configs/ (not _base_) is in one of the three
+    config test modules."""
+    from test_configs.test_multimae_configs import CONFIGS as MULTIMAE
+    from test_configs.test_recognition_configs import CONFIGS as RECOGNITION
+    every = {
+        p
+        for p in glob.glob(
+            osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
+        if '_base_' not in p.split(osp.sep)
+    }
+    assert every == set(CONFIGS) | set(RECOGNITION) | set(MULTIMAE)

@@ -1,3 +1,5 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 from .masking import *  # noqa: F401,F403
 from .video_augment import *  # noqa: F401,F403
+from .multimodal import *  # noqa: F401,F403
+from .multimodal_masking import *  # noqa: F401,F403

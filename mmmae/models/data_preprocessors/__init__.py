@@ -2,3 +2,7 @@
 from .video_preprocessor import VideoMAEDataPreprocessor, set_sample_field
 
 __all__ = ['VideoMAEDataPreprocessor', 'set_sample_field']
+from .multimodal_preprocessor import (MultiMAEDataPreprocessor,  # noqa: E402
+                                      truncated_standardize)
+
+__all__ += ['MultiMAEDataPreprocessor', 'truncated_standardize']

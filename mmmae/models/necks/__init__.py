@@ -2,3 +2,7 @@
 from .videomae_decoder import VideoMAEPretrainDecoder
 
 __all__ = ['VideoMAEPretrainDecoder']
+from .multimae_decoder import (MultiMAEDecoder,  # noqa: E402
+                               MultiMAESpatialDecoder)
+
+__all__ += ['MultiMAEDecoder', 'MultiMAESpatialDecoder']

@@ -1,12 +1,15 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 from .patch_ops import patchify, unpatchify
-from .pos_embed import get_sinusoid_table, interpolate_pos_table
-from .transformer import (Attention, DropPath, Mlp, TransformerBlock,
-                          build_norm, init_weights_official_finetune,
+from .pos_embed import (build_2d_sincos_posemb, get_sinusoid_table,
+                        interpolate_pos_table, resize_pos_emb_2d)
+from .transformer import (Attention, CrossAttention, DropPath, Mlp,
+                          TransformerBlock, build_norm,
+                          init_weights_official_finetune,
                           init_weights_official_pretrain)
 
 __all__ = [
     'Attention', 'DropPath', 'Mlp', 'TransformerBlock', 'build_norm',
     'init_weights_official_finetune', 'init_weights_official_pretrain',
-    'get_sinusoid_table', 'interpolate_pos_table', 'patchify', 'unpatchify'
+    'get_sinusoid_table', 'interpolate_pos_table', 'patchify', 'unpatchify',
+    'CrossAttention', 'build_2d_sincos_posemb', 'resize_pos_emb_2d'
 ]

@@ -7,7 +7,7 @@ The module and parameter names (``norm1``, ``attn.qkv``, ``attn.q_bias``,
 official checkpoint is a pure key-prefix rename.
 """
 from functools import partial
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 import torch.nn as nn
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 __all__ = [
     'Attention', 'Mlp', 'TransformerBlock', 'DropPath', 'build_norm',
-    'init_weights_official_pretrain'
+    'init_weights_official_pretrain', 'CrossAttention'
 ]
 
 #: Every VideoMAE LayerNorm uses eps 1e-6 (PyTorch's default is 1e-5).
@@ -54,18 +54,22 @@ class DropPath(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with BEiT-style q/v biases.
+    """Multi-head self-attention with BEiT-style q/v biases or a fused bias.
 
-    The projection is one bias-free ``qkv`` Linear plus two learnable vectors
-    ``q_bias`` and ``v_bias``; the key bias is fixed at zero (a key bias only
-    adds a per-query constant to the logits, which softmax cancels). The
-    biases are concatenated once per call and applied with a single
-    ``F.linear``.
+    With ``qkv_bias=True`` (or ``'qv'``, the VideoMAE layout) the projection
+    is one bias-free ``qkv`` Linear plus two learnable vectors ``q_bias`` and
+    ``v_bias``; the key bias is fixed at zero (a key bias only adds a
+    per-query constant to the logits, which softmax cancels). The biases are
+    concatenated once per call and applied with a single ``F.linear``.
+    With ``qkv_bias='qkv'`` the ``qkv`` Linear has its own fused bias
+    (timm / official MultiMAE layout, key ``attn.qkv.bias``).
 
     Args:
         embed_dims (int): Token width ``C``.
         num_heads (int): Number of heads. Defaults to 8.
-        qkv_bias (bool): Learn ``q_bias``/``v_bias``. Defaults to True.
+        qkv_bias (bool | str): ``True``/``'qv'``: learn ``q_bias``/``v_bias``;
+            ``'qkv'``: fused ``qkv.bias``; ``False``: no bias. Defaults to
+            True.
         qk_scale (float, optional): Logit scale; ``head_dim ** -0.5`` when
             None (the official default).
         attn_drop (float): Dropout on attention weights (training only).
@@ -77,7 +81,7 @@ class Attention(nn.Module):
     def __init__(self,
                  embed_dims: int,
                  num_heads: int = 8,
-                 qkv_bias: bool = True,
+                 qkv_bias: Union[bool, str] = True,
                  qk_scale: Optional[float] = None,
                  attn_drop: float = 0.,
                  proj_drop: float = 0.,
@@ -94,8 +98,12 @@ class Attention(nn.Module):
         self.scale = qk_scale if qk_scale is not None else head_dims**-0.5
         self.attn_drop = float(attn_drop)
 
-        self.qkv = nn.Linear(embed_dims, all_dims * 3, bias=False)
-        if qkv_bias:
+        if qkv_bias not in (True, False, 'qv', 'qkv'):
+            raise ValueError(f"qkv_bias must be True, False, 'qv' or 'qkv', "
+                             f'got {qkv_bias!r}')
+        fused = qkv_bias == 'qkv'
+        self.qkv = nn.Linear(embed_dims, all_dims * 3, bias=fused)
+        if qkv_bias and not fused:
             self.q_bias = nn.Parameter(torch.zeros(all_dims))
             self.v_bias = nn.Parameter(torch.zeros(all_dims))
         else:
@@ -106,7 +114,8 @@ class Attention(nn.Module):
 
     def _qkv_bias(self) -> Optional[torch.Tensor]:
         if self.q_bias is None:
-            return None
+            # Fused bias (or none): whatever the Linear holds.
+            return self.qkv.bias
         # A zero (not learnable) key slot keeps the official layout [q; k; v].
         return torch.cat((self.q_bias, torch.zeros_like(self.v_bias),
                           self.v_bias))
@@ -133,6 +142,71 @@ class Attention(nn.Module):
             dropout_p=self.attn_drop if self.training else 0.,
             scale=self.scale)
         x = x.transpose(1, 2).reshape(B, N, -1)
+        return self.proj_drop(self.proj(x))
+
+
+class CrossAttention(nn.Module):
+    """Multi-head cross-attention of queries over a context (no residual).
+
+    ``q`` projects the queries; one fused ``kv`` Linear projects the context,
+    its output rows being all key channels first, then all value channels
+    (official MultiMAE ``decoder.kv`` layout); ``proj`` mixes the heads.
+
+    Args:
+        embed_dims (int): Width ``C`` of queries, context and output.
+        num_heads (int): Number of heads. Defaults to 8.
+        qkv_bias (bool): Biases on ``q`` and ``kv``. Defaults to True.
+        qk_scale (float, optional): Logit scale; ``head_dim ** -0.5`` when
+            None.
+        attn_drop (float): Dropout on attention weights (training only).
+        proj_drop (float): Dropout after ``proj``.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int = 8,
+                 qkv_bias: bool = True,
+                 qk_scale: Optional[float] = None,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.) -> None:
+        super().__init__()
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible '
+                             f'by num_heads ({num_heads})')
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.scale = qk_scale if qk_scale is not None else self.head_dims**-.5
+        self.attn_drop = float(attn_drop)
+        self.q = nn.Linear(embed_dims, embed_dims, bias=bool(qkv_bias))
+        self.kv = nn.Linear(embed_dims, embed_dims * 2, bias=bool(qkv_bias))
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Attend from ``x`` to ``context``.
+
+        Args:
+            x (Tensor): Queries ``(B, N, C)``.
+            context (Tensor): ``(B, M, C)``.
+
+        Returns:
+            Tensor: ``(B, N, C)``.
+        """
+        B, N, C = x.shape
+        M = context.shape[1]
+        q = self.q(x).reshape(B, N, self.num_heads,
+                              self.head_dims).transpose(1, 2)
+        # (B, M, 2, h, d) -> (2, B, h, M, d): keys are the first C rows.
+        kv = self.kv(context).reshape(B, M, 2, self.num_heads,
+                                      self.head_dims).permute(2, 0, 3, 1, 4)
+        k, v = kv.unbind(0)
+        x = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            dropout_p=self.attn_drop if self.training else 0.,
+            scale=self.scale)
+        x = x.transpose(1, 2).reshape(B, N, C)
         return self.proj_drop(self.proj(x))
 
 
@@ -173,7 +247,9 @@ class TransformerBlock(nn.Module):
         embed_dims (int): Token width ``C``.
         num_heads (int): Attention heads.
         feedforward_channels (int): MLP hidden width.
-        qkv_bias (bool): Learn q/v biases. Defaults to True.
+        qkv_bias (bool | str): Attention bias layout, see :class:`Attention`
+            (``True`` = VideoMAE q/v biases, ``'qkv'`` = fused bias).
+            Defaults to True.
         qk_scale (float, optional): Attention logit scale override.
         drop_rate (float): Dropout after ``proj`` and in the MLP.
         attn_drop_rate (float): Attention-weight dropout.
@@ -188,7 +264,7 @@ class TransformerBlock(nn.Module):
                  embed_dims: int,
                  num_heads: int,
                  feedforward_channels: int,
-                 qkv_bias: bool = True,
+                 qkv_bias: Union[bool, str] = True,
                  qk_scale: Optional[float] = None,
                  drop_rate: float = 0.,
                  attn_drop_rate: float = 0.,

@@ -1,0 +1,282 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""MultiMAE pre-training decoders (official ``SpatialOutputAdapter`` layout).
+
+One small cross-attention decoder per output task; parameter names equal the
+official ones (``output_adapters.{task}.*``).
+"""
+from collections import OrderedDict
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from mmmae.registry import MODELS
+from ..backbones.multimae_vit import MultiMAETokenInfo, init_weights_multimae
+from ..utils import (CrossAttention, Mlp, TransformerBlock, build_norm,
+                     build_2d_sincos_posemb, resize_pos_emb_2d)
+
+__all__ = ['MultiMAESpatialDecoder', 'MultiMAEDecoder']
+
+
+def _to_2tuple(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    return (x, x) if isinstance(x, int) else tuple(x)
+
+
+@MODELS.register_module()
+class MultiMAESpatialDecoder(nn.Module):
+    """Decoder of one dense task (official ``SpatialOutputAdapter`` with
+    ``use_task_queries=True, use_xattn=True``).
+
+    1. ``proj_context`` maps all encoder tokens (global ones included) to the
+       decoder width.
+    2. The visible tokens are scattered into the full sequence of the present
+       modalities with ``mask_token`` at masked positions; every position
+       gets ``task_embeddings[modality] + pos_emb``.
+    3. Queries: the full slice of ``task`` (visible outputs + mask tokens);
+       if ``task`` is not an input, ``mask_token + pos_emb (+ task emb)``.
+    4. Context: the visible tokens (with embeddings) + the projected global
+       tokens.
+    5. ``x = decoder(query_norm(q), context_norm(ctx))`` (no residual),
+       ``x = x + mlp(out_norm(x))``, ``decoder_transformer``, ``out_proj``
+       to ``C * ph * pw`` per token, un-patchified channels-slowest
+       (``b (nh nw) (c ph pw) -> b c (nh ph) (nw pw)``).
+
+    Args:
+        num_channels (int): Output channels (3 rgb, 1 depth, classes for
+            semseg).
+        task (str): Modality whose slice gives the queries (``'rgb'`` for
+            the ``norm_rgb`` decoder).
+        context_tasks (Sequence[str]): Modalities with a learned task
+            embedding.
+        encoder_dims (int): Encoder width. Defaults to 768.
+        embed_dims (int): Decoder width. Defaults to 256.
+        num_layers (int): Self-attention blocks after the cross-attention.
+            Defaults to 2.
+        num_heads (int): Defaults to 8.
+        mlp_ratio (float): Defaults to 4.
+        qkv_bias (bool): Biases of the attention projections.
+        patch_size (int | tuple): Patch size at full resolution. Defaults to
+            16.
+        stride_level (int): The output is ``1/stride_level`` resolution
+            (4 for semseg). Defaults to 1.
+        img_size (int | tuple): Size of the stored ``pos_emb``.
+        drop_rate, attn_drop_rate, drop_path_rate (float): Regularisation of
+            the decoder blocks.
+    """
+
+    def __init__(self,
+                 num_channels: int,
+                 task: str,
+                 context_tasks: Sequence[str] = ('rgb', 'depth', 'semseg'),
+                 encoder_dims: int = 768,
+                 embed_dims: int = 256,
+                 num_layers: int = 2,
+                 num_heads: int = 8,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 patch_size: Union[int, Sequence[int]] = 16,
+                 stride_level: int = 1,
+                 img_size: Union[int, Sequence[int]] = 224,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.) -> None:
+        super().__init__()
+        self.num_channels = num_channels
+        self.task = task
+        self.context_tasks = list(context_tasks)
+        self.embed_dims = embed_dims
+        ph, pw = _to_2tuple(patch_size)
+        self.patch_size = (ph // stride_level, pw // stride_level)
+        self.stride_level = stride_level
+        img_h, img_w = _to_2tuple(img_size)
+        grid = (img_h // ph, img_w // pw)
+        hidden = int(embed_dims * mlp_ratio)
+
+        self.pos_emb = nn.Parameter(
+            build_2d_sincos_posemb(*grid, embed_dims), requires_grad=False)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.task_embeddings = nn.ParameterDict({
+            t: nn.Parameter(torch.zeros(1, 1, embed_dims))
+            for t in self.context_tasks
+        })
+        self.proj_context = nn.Linear(encoder_dims, embed_dims)
+        self.decoder = CrossAttention(
+            embed_dims,
+            num_heads=num_heads,
+            qkv_bias=qkv_bias,
+            attn_drop=attn_drop_rate,
+            proj_drop=drop_rate)
+        self.context_norm = build_norm(embed_dims)
+        self.query_norm = build_norm(embed_dims)
+        self.out_norm = build_norm(embed_dims)
+        self.mlp = Mlp(embed_dims, hidden, drop=drop_rate)
+        dpr = torch.linspace(
+            0, drop_path_rate, max(num_layers, 1), device='cpu').tolist()
+        self.decoder_transformer = nn.Sequential(*[
+            TransformerBlock(
+                embed_dims,
+                num_heads,
+                hidden,
+                qkv_bias='qkv' if qkv_bias else False,
+                drop_rate=drop_rate,
+                attn_drop_rate=attn_drop_rate,
+                drop_path_rate=dpr[i]) for i in range(num_layers)
+        ])
+        self.out_proj = nn.Linear(
+            embed_dims, num_channels * self.patch_size[0] * self.patch_size[1])
+
+    def init_weights(self) -> None:
+        """Official init: xavier Linears, LN (1, 0), trunc-normal(.02)
+        ``mask_token`` and task embeddings."""
+        init_weights_multimae(self)
+        nn.init.trunc_normal_(self.mask_token, std=.02)
+        for emb in self.task_embeddings.values():
+            nn.init.trunc_normal_(emb, std=.02)
+
+    def _task_emb(self, name: str) -> Optional[torch.Tensor]:
+        return self.task_embeddings[name] \
+            if name in self.task_embeddings else None
+
+    def get_queries_and_context(
+            self, x: torch.Tensor,
+            info: MultiMAETokenInfo) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Build the queries and the context from projected encoder tokens.
+
+        Args:
+            x (Tensor): ``(B, N_vis + G, C_dec)`` projected encoder tokens.
+            info (MultiMAETokenInfo): Sequence layout from the encoder.
+
+        Returns:
+            tuple: queries ``(B, h*w, C_dec)`` and context
+            ``(B, N_vis + G, C_dec)``.
+        """
+        B, _, C = x.shape
+        G = info.num_global_tokens
+        vis, glob = (x[:, :-G], x[:, -G:]) if G > 0 else (x, x[:, :0])
+        pos = resize_pos_emb_2d(self.pos_emb, info.grid,
+                                'bilinear').to(x.dtype)  # (1, hw, C)
+
+        # Full sequence: mask tokens everywhere, visible outputs scattered
+        # in (visible_ids ascend, so this is the official un-shuffle).
+        if info.visible_ids is None:
+            full = vis
+        else:
+            full = self.mask_token.to(x.dtype).expand(
+                B, info.num_tokens, C).clone()
+            ids = info.visible_ids[..., None].expand(-1, -1, C)
+            full = full.scatter(1, ids, vis)
+        embs = []
+        for name, (start, end) in info.tasks.items():
+            if end - start != pos.shape[1]:
+                raise ValueError(
+                    f'{name!r} has {end - start} tokens, the decoder grid '
+                    f'{info.grid} has {pos.shape[1]}')
+            emb = self._task_emb(name)
+            embs.append(pos if emb is None else pos + emb.to(x.dtype))
+        full = full + torch.cat(embs, dim=1)
+
+        if self.task in info.tasks:
+            start, end = info.tasks[self.task]
+            queries = full[:, start:end]
+        else:
+            queries = self.mask_token.to(x.dtype) + pos
+            emb = self._task_emb(self.task)
+            if emb is not None:
+                queries = queries + emb.to(x.dtype)
+            queries = queries.expand(B, -1, -1)
+
+        if info.visible_ids is None:
+            context = full
+        else:
+            context = torch.gather(
+                full, 1, info.visible_ids[..., None].expand(-1, -1, C))
+        return queries, torch.cat([context, glob], dim=1)
+
+    def forward(self, tokens: torch.Tensor,
+                info: MultiMAETokenInfo) -> torch.Tensor:
+        """Predict the task's map.
+
+        Args:
+            tokens (Tensor): Encoder output ``(B, N_vis + G, D)``.
+            info (MultiMAETokenInfo): Layout from the encoder.
+
+        Returns:
+            Tensor: ``(B, C, h * ph, w * pw)`` (``1/stride_level`` of the full
+            resolution).
+        """
+        x = self.proj_context(tokens)
+        queries, context = self.get_queries_and_context(x, info)
+        x = self.decoder(self.query_norm(queries), self.context_norm(context))
+        x = x + self.mlp(self.out_norm(x))
+        x = self.decoder_transformer(x)
+        x = self.out_proj(x)
+        B = x.shape[0]
+        nh, nw = info.grid
+        ph, pw = self.patch_size
+        # b (nh nw) (c ph pw) -> b c (nh ph) (nw pw): channels slowest.
+        x = x.reshape(B, nh, nw, self.num_channels, ph, pw)
+        x = x.permute(0, 3, 1, 4, 2, 5)
+        return x.reshape(B, self.num_channels, nh * ph, nw * pw)
+
+
+@MODELS.register_module()
+class MultiMAEDecoder(BaseModule):
+    """All MultiMAE task decoders (``output_adapters`` ModuleDict).
+
+    Args:
+        output_adapters (dict): ``task -> decoder config`` (or module). A
+            config without ``type`` is a :class:`MultiMAESpatialDecoder`; its
+            ``task`` defaults to the key (set ``task='rgb'`` for the official
+            ``norm_rgb`` decoder, whose queries are the rgb slice). Missing
+            arguments are taken from ``common``.
+        common (dict, optional): Defaults shared by every decoder, e.g.
+            ``dict(encoder_dims=768, embed_dims=256, num_layers=2,
+            num_heads=8, context_tasks=['rgb', 'depth', 'semseg'],
+            img_size=224, patch_size=16)``.
+        init_cfg (dict | list, optional): MMEngine init config.
+    """
+
+    def __init__(self,
+                 output_adapters: Mapping[str, Union[dict, nn.Module]],
+                 common: Optional[dict] = None,
+                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        common = dict(common or {})
+        adapters = OrderedDict()
+        for name, cfg in output_adapters.items():
+            if isinstance(cfg, dict):
+                cfg = {**common, **cfg}
+                cfg.setdefault('type', 'mmmae.MultiMAESpatialDecoder')
+                cfg.setdefault('task', name)
+                cfg = MODELS.build(cfg)
+            adapters[name] = cfg
+        self.output_adapters = nn.ModuleDict(adapters)
+
+    def init_weights(self) -> None:
+        """Official init of every decoder unless ``init_cfg`` is given."""
+        if self.init_cfg is None:
+            for m in self.output_adapters.values():
+                if hasattr(m, 'init_weights'):
+                    m.init_weights()
+            return
+        super().init_weights()
+
+    def forward(self,
+                tokens: torch.Tensor,
+                info: MultiMAETokenInfo,
+                tasks: Optional[Sequence[str]] = None
+                ) -> Dict[str, torch.Tensor]:
+        """Run the decoders.
+
+        Args:
+            tokens (Tensor): Encoder output ``(B, N_vis + G, D)``.
+            info (MultiMAETokenInfo): Layout from the encoder.
+            tasks (Sequence[str], optional): Decoders to run; all by default.
+
+        Returns:
+            dict: ``task -> (B, C, h, w)`` predictions.
+        """
+        names = list(self.output_adapters) if tasks is None else list(tasks)
+        return OrderedDict(
+            (t, self.output_adapters[t](tokens, info)) for t in names)

@@ -1,0 +1,356 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""tools/model_converters/multimae2mmmae.py and the MultiViT <-> timm
+converters on the official parity fixtures and timm ViTs."""
+import copy
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn as nn
+
+import mmmae  # noqa: F401
+from conftest import REPO_ROOT, load_fixture
+from mmmae.registry import MODELS
+from mmmae.utils import (convert_official_multimae, multimae_to_timm,
+                         timm_to_multimae)
+
+_spec = importlib.util.spec_from_file_location(
+    'multimae2mmmae',
+    osp.join(REPO_ROOT, 'tools', 'model_converters', 'multimae2mmmae.py'))
+cli = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cli)
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+# The fixtures' heads (4 encoder, 2 decoder) are not standard-table values.
+HEADS = ['--num-heads', '4', '--decoder-num-heads', '2']
+
+
+@pytest.fixture(scope='module')
+def pretrain():
+    return load_fixture('multimae_pretrain_tiny.pth')
+
+
+@pytest.fixture(scope='module')
+def multivit():
+    return load_fixture('multimae_multivit_tiny.pth')
+
+
+def _save(obj, tmp_path, name='src.pth'):
+    path = str(tmp_path / name)
+    torch.save(obj, path)
+    return path
+
+
+def _convert(tmp_path, obj, *extra, name='src.pth'):
+    src = _save(obj, tmp_path, name)
+    dst = str(tmp_path / ('out_' + name))
+    rc = cli.main([src, dst, *extra])
+    return rc, dst
+
+
+def _load(dst):
+    return torch.load(dst, map_location='cpu', weights_only=True)
+
+
+def _masks(fx):
+    return {k: v.bool() for k, v in fx['task_masks'].items()}
+
+
+# --------------------------------------------------------------------------
+# official fixtures
+# --------------------------------------------------------------------------
+def test_pretrain_fixture_roundtrips_through_inferred_config(
+        pretrain, tmp_path, capsys):
+    rc, dst = _convert(tmp_path, pretrain['checkpoint'], *HEADS)
+    assert rc == 0
+    report = capsys.readouterr().out
+    assert 'format: official-multimae, 146 tensors' in report
+    assert 'target: algorithm, 146 tensors' in report
+    assert '0 missing, 0 unexpected, 0 shape mismatches' in report
+    ckpt = _load(dst)
+    meta = ckpt['meta']
+    assert meta['source_format'] == 'official-multimae'
+    assert meta['target'] == 'algorithm' and meta['guessed'] == []
+    cfg = meta['inferred_config']
+    bb = cfg['backbone']
+    assert list(bb['input_adapters']) == ['rgb', 'depth', 'semseg']
+    assert bb['input_adapters']['semseg'] == dict(
+        type='mmmae.SemSegInputAdapter',
+        num_classes=5,
+        dim_class_emb=16,
+        stride_level=4)
+    assert bb['arch'] == dict(embed_dims=64,
+                              num_layers=2,
+                              num_heads=4,
+                              feedforward_channels=256)
+    assert (bb['img_size'], bb['patch_size']) == (32, 8)
+    assert cfg['neck']['common']['context_tasks'] == ['rgb', 'depth', 'semseg']
+    assert cfg['neck']['output_adapters']['semseg'] == dict(num_channels=5,
+                                                            stride_level=4)
+
+    model = MODELS.build(
+        dict(type='mmmae.MultiMAE', backbone=bb, neck=cfg['neck'])).eval()
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+    with torch.no_grad():
+        tokens, info = model.backbone(pretrain['inputs'], _masks(pretrain))
+        torch.testing.assert_close(tokens, pretrain['encoder_tokens'], **TOL)
+        preds = model.neck(tokens, info)
+    for task, ref in pretrain['outputs'].items():
+        torch.testing.assert_close(preds[task], ref, **TOL)
+
+
+def test_heads_are_guessed_and_reported(pretrain, tmp_path, capsys):
+    rc, dst = _convert(tmp_path, pretrain['checkpoint'])
+    assert rc == 0
+    report = capsys.readouterr().out
+    assert 'guessed num_heads=1 (width 64)' in report
+    meta = _load(dst)['meta']
+    assert meta['inferred_config']['backbone']['arch']['num_heads'] == 1
+    assert len(meta['guessed']) == 2
+
+
+def test_pretrain_to_backbone_and_mmmae_retarget(pretrain, tmp_path, capsys):
+    # DDP prefix + MMEngine wrapper.
+    sd = {'module.' + k: v for k, v in pretrain['checkpoint']['model'].items()}
+    rc, dst = _convert(tmp_path, {'state_dict': sd}, '--to', 'backbone',
+                       *HEADS)
+    assert rc == 0
+    report = capsys.readouterr().out
+    assert 'discarded on request (--to backbone): 111 tensors' in report
+    ckpt = _load(dst)
+    bb = MODELS.build(ckpt['meta']['inferred_config']['backbone']).eval()
+    bb.load_state_dict(ckpt['state_dict'], strict=True)
+    with torch.no_grad():
+        tokens, _ = bb(pretrain['inputs'], _masks(pretrain))
+    torch.testing.assert_close(tokens, pretrain['encoder_tokens'], **TOL)
+
+    # an mmmae algorithm checkpoint is only re-targeted
+    mm = {'state_dict': convert_official_multimae(pretrain['checkpoint'])}
+    rc, dst2 = _convert(tmp_path,
+                        mm,
+                        '--to',
+                        'backbone',
+                        *HEADS,
+                        name='mm.pth')
+    assert rc == 0
+    assert 'format: mmmae' in capsys.readouterr().out
+    out2 = _load(dst2)['state_dict']
+    assert list(out2) == list(ckpt['state_dict'])
+    assert all(torch.equal(out2[k], v) for k, v in ckpt['state_dict'].items())
+
+
+def test_multivit_fixture_classifier(multivit, tmp_path, capsys):
+    rc, dst = _convert(tmp_path, multivit['checkpoint'], *HEADS)
+    assert rc == 0
+    report = capsys.readouterr().out
+    assert 'format: official-multivit' in report
+    assert 'target: classifier, 39 tensors' in report
+    ckpt = _load(dst)
+    cfg = ckpt['meta']['inferred_config']
+    assert cfg['head'] == dict(type='mmmae.MultiMAELinearHead',
+                               in_channels=64,
+                               num_classes=5)
+    bb = MODELS.build(cfg['backbone']).eval()
+    head = MODELS.build(cfg['head']).eval()
+    sd = ckpt['state_dict']
+    bb.load_state_dict(
+        {
+            k[9:]: v
+            for k, v in sd.items() if k.startswith('backbone.')
+        },
+        strict=True)
+    head.load_state_dict(
+        {
+            k[5:]: v
+            for k, v in sd.items() if k.startswith('head.')
+        },
+        strict=True)
+    inputs = {m: multivit['inputs'][m] for m in ('rgb', 'depth')}
+    with torch.no_grad():
+        tokens, _ = bb(inputs)
+        torch.testing.assert_close(tokens,
+                                   multivit['encoder_tokens']['rgb-depth'],
+                                   **TOL)
+        torch.testing.assert_close(head(tokens),
+                                   multivit['logits']['rgb-depth'], **TOL)
+
+
+def test_multivit_errors(multivit, tmp_path, capsys):
+    sd = dict(multivit['checkpoint']['model'])
+    # no decoders: --to algorithm is refused
+    rc, dst = _convert(tmp_path, sd, '--to', 'algorithm')
+    assert rc == 1 and not osp.exists(dst)
+    assert 'needs a pre-training checkpoint' in capsys.readouterr().err
+
+    # unknown key: exit 1 naming it, nothing written
+    bad = dict(sd)
+    bad['output_adapters.semseg.proj_dec.weight'] = torch.zeros(1)
+    rc, dst = _convert(tmp_path, bad, name='bad.pth')
+    assert rc == 1 and not osp.exists(dst)
+    assert 'output_adapters.semseg.proj_dec.weight' in capsys.readouterr().err
+
+    # shape mismatch: depth pos_emb on another grid than rgb
+    bad = dict(sd)
+    bad['input_adapters.depth.pos_emb'] = torch.zeros(1, 64, 5, 5)
+    rc, dst = _convert(tmp_path, bad, name='shape.pth')
+    assert rc == 1 and not osp.exists(dst)
+    err = capsys.readouterr().err
+    assert 'shape mismatches' in err and 'input_adapters.depth.pos_emb' in err
+
+    # missing key: reported; an error only with --strict
+    part = dict(sd)
+    del part['encoder.1.norm1.weight']
+    rc, dst = _convert(tmp_path, part, name='part.pth')
+    assert rc == 0
+    assert 'missing (left at their init): backbone.encoder.1.norm1.weight' \
+        in capsys.readouterr().out
+    rc, dst = _convert(tmp_path, part, '--strict', name='part2.pth')
+    assert rc == 1 and not osp.exists(dst)
+    assert '--strict: missing keys' in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# MultiViT <-> timm
+# --------------------------------------------------------------------------
+def _small_timm(**kwargs):
+    from timm.models.vision_transformer import VisionTransformer
+    cfg = dict(img_size=32,
+               patch_size=8,
+               embed_dim=64,
+               depth=2,
+               num_heads=4,
+               num_classes=0)
+    cfg.update(kwargs)
+    return VisionTransformer(**cfg).eval()
+
+
+def _timm_tokens(model, x):
+    """timm block outputs before the final norm (cls first)."""
+    model = copy.deepcopy(model)
+    model.norm = nn.Identity()
+    with torch.no_grad():
+        return model.forward_features(x)
+
+
+def test_multivit_timm_roundtrip(multivit):
+    official = multivit['checkpoint']['model']
+    timm_sd, dropped = multimae_to_timm(official, return_dropped=True)
+    assert set(timm_sd) >= {
+        'cls_token', 'pos_embed', 'patch_embed.proj.weight',
+        'blocks.1.mlp.fc2.bias'
+    }
+    assert timm_sd['pos_embed'].shape == (1, 17, 64)
+    assert not timm_sd['pos_embed'][:, 0].any()  # zero cls row
+    assert 'input_adapters.depth.proj.weight' in dropped
+    assert 'output_adapters.cls.head.weight' in dropped
+
+    back, dropped_back = timm_to_multimae(timm_sd, return_dropped=True)
+    assert dropped_back == []
+    encoder_keys = [
+        k for k in official
+        if k == 'global_tokens' or k.startswith(('input_adapters.rgb.',
+                                                 'encoder.'))
+    ]
+    assert sorted(back) == sorted(encoder_keys)
+    for k in encoder_keys:
+        assert torch.equal(back[k], official[k]), k
+
+    # the mmmae layout (backbone.*) exports the same
+    mm = multimae_to_timm(convert_official_multimae(official))
+    assert all(torch.equal(mm[k], v) for k, v in timm_sd.items())
+
+    # numerically: the timm model computes the fixture's MultiViT tokens
+    model = _small_timm()
+    missing, unexpected = model.load_state_dict(timm_sd, strict=False)
+    assert sorted(missing) == ['norm.bias', 'norm.weight'] and not unexpected
+    out = _timm_tokens(model, multivit['inputs']['rgb'])
+    ref = multivit['encoder_tokens']['rgb']
+    torch.testing.assert_close(out[:, 1:], ref[:, :-1], **TOL)
+    torch.testing.assert_close(out[:, 0], ref[:, -1], **TOL)
+
+    with pytest.raises(ValueError, match='num_global_tokens=1'):
+        two = dict(official)
+        two['global_tokens'] = torch.zeros(1, 2, 64)
+        multimae_to_timm(two)
+
+
+def _check_timm_conversion(model, dst, size, batch=2):
+    ckpt = _load(dst)
+    cfg = ckpt['meta']['inferred_config']['backbone']
+    assert list(cfg['input_adapters']) == ['rgb']
+    bb = MODELS.build(cfg).eval()
+    bb.load_state_dict(ckpt['state_dict'], strict=True)
+    x = torch.randn(batch,
+                    3,
+                    size,
+                    size,
+                    generator=torch.Generator().manual_seed(0))
+    ref = _timm_tokens(model, x)
+    with torch.no_grad():
+        tokens, _ = bb({'rgb': x})
+    assert tokens.shape == ref.shape
+    # timm: cls first; MultiMAE: global token last
+    torch.testing.assert_close(tokens[:, :-1], ref[:, 1:], **TOL)
+    torch.testing.assert_close(tokens[:, -1], ref[:, 0], **TOL)
+
+
+def test_timm_vit_tiny_to_multimae(tmp_path, capsys):
+    import timm
+    torch.manual_seed(0)
+    model = timm.create_model('vit_tiny_patch16_224',
+                              pretrained=False,
+                              num_classes=0).eval()
+    # a learned pos_embed with a non-zero cls row (absorbed by the global
+    # token)
+    with torch.no_grad():
+        model.pos_embed.normal_(std=.02)
+    rc, dst = _convert(tmp_path, {'model': model.state_dict()})
+    assert rc == 0
+    report = capsys.readouterr().out
+    assert 'format: timm' in report and 'target: backbone' in report
+    assert 'dropped (no mmmae MultiMAE counterpart): 2 tensors: ' \
+        'norm.weight, norm.bias' in report
+    assert 'MultiMAE has no final encoder norm' in report
+    meta = _load(dst)['meta']
+    assert meta['dropped'] == ['norm.weight', 'norm.bias']
+    assert meta['guessed'] == ['num_heads=3 (width 192)']
+    arch = meta['inferred_config']['backbone']['arch']
+    assert arch == dict(embed_dims=192,
+                        num_layers=12,
+                        num_heads=3,
+                        feedforward_channels=768)
+    _check_timm_conversion(model, dst, 224, batch=1)
+
+
+def test_timm_small_with_head(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = _small_timm(num_classes=7)
+    with torch.no_grad():
+        model.pos_embed.normal_(std=.02)
+        model.cls_token.normal_(std=.02)
+    rc, dst = _convert(tmp_path, model.state_dict(), '--num-heads', '4')
+    assert rc == 0
+    report = capsys.readouterr().out
+    assert ('dropped (no mmmae MultiMAE counterpart): 4 tensors: '
+            'norm.weight, norm.bias, head.weight, head.bias') in report
+    _check_timm_conversion(model, dst, 32)
+
+
+def test_timm_unknown_key(tmp_path, capsys):
+    sd = _small_timm().state_dict()
+    sd['blocks.0.ls1.gamma'] = torch.ones(64)
+    rc, dst = _convert(tmp_path, sd)
+    assert rc == 1 and not osp.exists(dst)
+    assert 'blocks.0.ls1.gamma' in capsys.readouterr().err
+    with pytest.raises(KeyError, match='ls1.gamma'):
+        timm_to_multimae(sd)
+    with pytest.warns(UserWarning, match='ls1.gamma'):
+        out, dropped = timm_to_multimae(sd, strict=False, return_dropped=True)
+    assert 'blocks.0.ls1.gamma' in dropped and 'encoder.0.ls1.gamma' not in out
+
+
+def test_unrecognized_layout(tmp_path, capsys):
+    rc, dst = _convert(tmp_path, {'foo.weight': torch.zeros(2)})
+    assert rc == 1 and not osp.exists(dst)
+    assert 'unrecognized checkpoint layout' in capsys.readouterr().err

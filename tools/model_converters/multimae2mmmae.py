@@ -1,0 +1,614 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""Convert MultiMAE checkpoints (official MultiMAE / MultiViT, timm ViT) to
+the mmmae key layout.
+
+Usage::
+
+    python tools/model_converters/multimae2mmmae.py SRC DST \
+        [--to auto|algorithm|backbone|classifier] [--strict] \
+        [--num-heads N] [--decoder-num-heads N]
+
+Sources (detected from the keys, not the file name):
+
+* official MultiMAE pretraining checkpoints (``{'model': sd}``,
+  ``global_tokens``, ``input_adapters.*``, ``encoder.*``,
+  ``output_adapters.{rgb,depth,semseg,norm_rgb}.*``);
+* official MultiViT checkpoints, with or without the classifier
+  ``output_adapters.cls.{norm,head}`` (also bare ``MultiMAEViT`` dumps:
+  the key names are the same);
+* timm ``VisionTransformer`` state dicts (``cls_token``, ``pos_embed``,
+  ``patch_embed.proj``, ``blocks.N``, ``norm``, ``head``), e.g. the official
+  ``*_timm-*.pth`` releases: they become an rgb-only ``MultiMAEViT``
+  (``cls_token + pos_embed[:, 0]`` -> ``global_tokens``); ``norm.*`` /
+  ``fc_norm.*`` (MultiMAE has no final norm) and ``head.*`` are dropped and
+  REPORTED;
+* mmmae checkpoints (re-targeted only).
+
+Wrappers ``model``/``module``/``state_dict``/``model_state`` and the key
+prefixes ``module.``/``_orig_mod.`` are removed.
+
+Targets (``--to``):
+
+* ``algorithm``: ``backbone.*`` + ``neck.*`` for ``mmmae.MultiMAE`` (needs
+  the pre-training decoders in the source);
+* ``backbone``: the bare ``mmmae.MultiMAEViT`` state dict (no prefix);
+* ``classifier``: ``backbone.*`` + ``head.*`` (``mmmae.MultiMAELinearHead``,
+  from a MultiViT ``output_adapters.cls``);
+* ``auto`` (default): ``algorithm`` when there are decoders, else
+  ``classifier`` when there is a MultiViT classifier, else ``backbone``.
+
+The report gives the source format, tensor counts, what was dropped and the
+missing/unexpected keys against a model built from the shapes of the weights
+(widths, depth, modalities, channels, classes, patch and image size, decoder
+widths). The number of attention heads never changes a shape: it is taken
+from the standard ViT table (192: 3, 384: 6, 768: 12, 1024: 16, ...; 64-wide
+heads otherwise) unless given with ``--num-heads`` / ``--decoder-num-heads``.
+
+The output is an MMEngine checkpoint ``{'state_dict': ..., 'meta': {...}}``
+with the inferred config in ``meta['inferred_config']``. The tool exits with
+status 1, naming the keys, when a source tensor would be dropped without
+being asked for (unknown keys, keys the target model does not have, shape
+mismatches). Format-inherent drops (timm ``norm``/``head``) and parts left
+out on purpose (decoders with ``--to backbone``) are reported, not errors.
+``--strict`` also fails on missing keys.
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import re
+import sys
+import time
+from collections import OrderedDict
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+_REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _REPO not in sys.path:  # run as a script from a source checkout
+    sys.path.insert(0, _REPO)
+
+import mmmae  # noqa: E402,F401  (registers the models)
+from mmmae.utils.checkpoint_converters import (  # noqa: E402
+    ConversionError, format_key_list, load_checkpoint_file, unwrap_checkpoint)
+from mmmae.utils.multimae_converters import (  # noqa: E402
+    convert_official_multimae, timm_to_multimae)
+
+Tensor = torch.Tensor
+StateDict = Dict[str, Tensor]
+
+_TARGETS = ('auto', 'algorithm', 'backbone', 'classifier')
+_PARTS = ('backbone.', 'neck.', 'head.')
+#: Standard ViT widths -> heads (encoders).
+_ENCODER_HEADS = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 16}
+#: MultiMAE decoders: 256 wide with 8 heads (32-wide heads).
+_DECODER_HEADS = {256: 8, 512: 16}
+
+
+# --------------------------------------------------------------------------
+# loading, detection and conversion
+# --------------------------------------------------------------------------
+def unwrap(obj) -> StateDict:
+    """Flat state dict of a loaded checkpoint (wrappers/prefixes removed)."""
+    try:
+        sd = unwrap_checkpoint(obj)
+    except (KeyError, TypeError) as exc:
+        raise ConversionError(exc.args[0] if exc.args else str(exc)) from exc
+    non_tensors = [k for k, v in sd.items() if not isinstance(v, Tensor)]
+    if non_tensors:
+        raise ConversionError(
+            f'non-tensor entries in the state dict: {non_tensors[:20]}')
+    return sd
+
+
+def detect_format(sd: StateDict) -> str:
+    """Name the key layout of a flat state dict.
+
+    Returns:
+        str: ``'mmmae'``, ``'official-multimae'`` (with pre-training
+        decoders), ``'official-multivit'`` (encoder, optionally the ``cls``
+        classifier; also a bare mmmae ``MultiMAEViT``), ``'timm'`` or
+        ``'unknown'``.
+    """
+    keys = list(sd)
+    if 'backbone.global_tokens' in sd or any(
+            k.startswith('backbone.input_adapters.') for k in keys):
+        return 'mmmae'
+    if 'global_tokens' in sd or any(
+            k.startswith('input_adapters.') for k in keys):
+        spatial = any(
+            k.startswith('output_adapters.')
+            and not k.startswith('output_adapters.cls.') for k in keys)
+        return 'official-multimae' if spatial else 'official-multivit'
+    if 'cls_token' in sd or ('patch_embed.proj.weight' in sd
+                             and any(k.startswith('blocks.') for k in keys)):
+        return 'timm'
+    return 'unknown'
+
+
+def convert(sd: StateDict) -> Tuple[StateDict, str, List[str], List[str]]:
+    """Detect the layout and convert to the mmmae algorithm layout.
+
+    Returns:
+        tuple: (state dict with ``backbone.``/``neck.``/``head.`` keys,
+        detected format, dropped source keys, notes).
+
+    Raises:
+        ConversionError: Unknown layout or keys.
+    """
+    fmt = detect_format(sd)
+    notes: List[str] = []
+    dropped: List[str] = []
+    if fmt.startswith('official'):
+        try:
+            out = convert_official_multimae(sd, strict=True)
+        except KeyError as exc:
+            raise ConversionError(
+                f'{exc.args[0]} (they would be silently dropped)') from exc
+        if fmt == 'official-multivit':
+            notes.append('a bare mmmae MultiMAEViT state dict has the same '
+                         'keys as an official MultiViT one')
+    elif fmt == 'timm':
+        pw = sd.get('patch_embed.proj.weight')
+        if pw is not None and pw.dim() != 4:
+            raise ConversionError(
+                f'patch_embed.proj.weight has shape {tuple(pw.shape)}: not '
+                'an image ViT (a VideoMAE checkpoint? use '
+                'tools/model_converters/videomae2mmmae.py)')
+        try:
+            bb, dropped = timm_to_multimae(sd,
+                                           strict=True,
+                                           return_dropped=True)
+        except KeyError as exc:
+            raise ConversionError(
+                f'{exc.args[0]} (they would be silently dropped)') from exc
+        except ValueError as exc:
+            raise ConversionError(str(exc)) from exc
+        out = OrderedDict(('backbone.' + k, v) for k, v in bb.items())
+        notes.append('timm ViT -> rgb-only MultiMAEViT: global_tokens = '
+                     'cls_token + pos_embed[:, 0] (MultiMAE adds no position '
+                     'to global tokens, and puts them after the patch '
+                     'tokens); the learned pos_embed becomes the rgb '
+                     'pos_emb, which MultiMAEViT keeps frozen')
+        if any(k.startswith(('norm.', 'fc_norm.')) for k in dropped):
+            notes.append('MultiMAE has no final encoder norm: timm '
+                         'norm.*/fc_norm.* are dropped (a classifier head '
+                         'brings its own norm)')
+    elif fmt == 'mmmae':
+        out = OrderedDict()
+        for k, v in sd.items():
+            if k.startswith('data_preprocessor.'):
+                dropped.append(k)  # normalization constants, from the config
+            else:
+                out[k] = v
+        notes.append('already in mmmae layout; only re-targeted')
+    else:
+        raise ConversionError('unrecognized checkpoint layout; first keys: '
+                              f'{list(sd)[:15]}')
+    unknown = [k for k in out if not k.startswith(_PARTS)]
+    if unknown:
+        raise ConversionError(
+            f'{len(unknown)} tensors have no mmmae counterpart (they would '
+            f'be silently dropped): {unknown}')
+    return out, fmt, dropped, notes
+
+
+def select_target(sd: StateDict, to: str) -> Tuple[StateDict, str, List[str]]:
+    """Keep the part of the converted checkpoint that ``to`` asks for.
+
+    Returns:
+        tuple: (target state dict, resolved target, discarded keys).
+    """
+    has_neck = any(k.startswith('neck.') for k in sd)
+    has_head = any(k.startswith('head.') for k in sd)
+    if to == 'auto':
+        to = 'algorithm' if has_neck else (
+            'classifier' if has_head else 'backbone')
+    if to == 'algorithm' and not has_neck:
+        raise ConversionError(
+            '--to algorithm needs a pre-training checkpoint with decoders '
+            '(output_adapters.{rgb,depth,...}); this one has none (use --to '
+            'backbone or classifier)')
+    if to == 'classifier' and not has_head:
+        raise ConversionError(
+            '--to classifier needs a MultiViT classifier '
+            '(output_adapters.cls.*); this checkpoint has none')
+    keep = {
+        'algorithm': ('backbone.', 'neck.'),
+        'classifier': ('backbone.', 'head.'),
+        'backbone': ('backbone.', )
+    }[to]
+    out = OrderedDict()
+    discarded = []
+    for k, v in sd.items():
+        if k.startswith(keep):
+            out[k[len('backbone.'):] if to == 'backbone' else k] = v
+        else:
+            discarded.append(k)
+    if to == 'algorithm' and has_head:
+        raise ConversionError(
+            'the checkpoint has both decoders and a classifier; --to '
+            'algorithm would drop head.*: '
+            f"{[k for k in discarded if k.startswith('head.')]}")
+    return out, to, discarded
+
+
+# --------------------------------------------------------------------------
+# config inference
+# --------------------------------------------------------------------------
+def _heads_for(dims: int, table: Dict[int, int], head_dims: int) -> int:
+    if dims in table:
+        return table[dims]
+    if dims >= head_dims and dims % head_dims == 0:
+        return dims // head_dims
+    return 1
+
+
+def _depth(sd: StateDict, prefix: str) -> int:
+    pat = re.compile(rf'^{re.escape(prefix)}(\d+)\.')
+    return 1 + max(
+        (int(m.group(1)) for m in map(pat.match, sd) if m), default=-1)
+
+
+def _ordered_names(sd: StateDict, prefix: str) -> List[str]:
+    """``name`` of ``{prefix}{name}.*`` keys in order of first appearance."""
+    names: List[str] = []
+    for k in sd:
+        if k.startswith(prefix):
+            name = k[len(prefix):].split('.', 1)[0]
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _context_tasks(sd: StateDict, prefix: str, inputs: List[str]) -> List[str]:
+    """Task-embedding names, in input-adapter order (a ParameterDict may
+    have stored them sorted), then any others."""
+    names = _ordered_names(sd, prefix + 'task_embeddings.')
+    return [n for n in inputs if n in names
+            ] + [n for n in names if n not in inputs]
+
+
+def infer_config(sd: StateDict,
+                 num_heads: Optional[int] = None,
+                 decoder_num_heads: Optional[int] = None) -> dict:
+    """mmmae model config matching the shapes of a converted state dict.
+
+    Args:
+        sd (dict): Converted state dict (algorithm layout, ``backbone.*``).
+        num_heads (int, optional): Encoder heads; guessed from the width
+            when None (heads never change a shape).
+        decoder_num_heads (int, optional): Decoder heads, likewise.
+
+    Returns:
+        dict: ``backbone``, ``neck`` (or None), ``head`` (or None) configs
+        and ``guessed`` (the values that could not be read from weights).
+    """
+    glob = sd.get('backbone.global_tokens')
+    if glob is None or glob.dim() != 3:
+        raise ConversionError('no backbone.global_tokens of shape (1, G, D)')
+    num_global, dims = int(glob.shape[1]), int(glob.shape[2])
+    depth = _depth(sd, 'backbone.encoder.')
+    fc1 = sd.get('backbone.encoder.0.mlp.fc1.weight')
+    guessed = []
+    if num_heads is None:
+        num_heads = _heads_for(dims, _ENCODER_HEADS, 64)
+        guessed.append(f'num_heads={num_heads} (width {dims})')
+
+    names = _ordered_names(sd, 'backbone.input_adapters.')
+    if not names:
+        raise ConversionError('no backbone.input_adapters.* in the weights')
+    # Full-resolution patch size: from a patched (float map) adapter.
+    patch = grid = None
+    for name in names:
+        p = f'backbone.input_adapters.{name}.'
+        w = sd.get(p + 'proj.weight')
+        if w is not None and p + 'class_emb.weight' not in sd:
+            patch = (int(w.shape[2]), int(w.shape[3]))
+            break
+    adapters = {}
+    for name in names:
+        p = f'backbone.input_adapters.{name}.'
+        w = sd.get(p + 'proj.weight')
+        pos = sd.get(p + 'pos_emb')
+        if w is None or w.dim() != 4:
+            raise ConversionError(f'{p}proj.weight missing or not 4-D')
+        if pos is not None and pos.dim() == 4:
+            g = (int(pos.shape[2]), int(pos.shape[3]))
+            grid = grid or g
+        emb = sd.get(p + 'class_emb.weight')
+        if emb is None:
+            adapters[name] = dict(type='mmmae.PatchedInputAdapter',
+                                  in_channels=int(w.shape[1]))
+            continue
+        k = int(w.shape[2])
+        cfg = dict(type='mmmae.SemSegInputAdapter',
+                   num_classes=int(emb.shape[0]),
+                   dim_class_emb=int(emb.shape[1]))
+        if patch is None:
+            cfg['stride_level'] = 4
+            patch = (4 * k, 4 * int(w.shape[3]))
+            guessed.append(f'{name}: stride_level=4 (no patched adapter to '
+                           'read the full-resolution patch size from)')
+        else:
+            if patch[0] % k:
+                raise ConversionError(
+                    f'{name}: kernel {k} does not divide the patch size '
+                    f'{patch}')
+            cfg['stride_level'] = patch[0] // k
+        adapters[name] = cfg
+    patch_size = patch[0] if patch[0] == patch[1] else patch
+    grid = grid or (224 // patch[0], 224 // patch[1])
+    img = (grid[0] * patch[0], grid[1] * patch[1])
+    img_size = img[0] if img[0] == img[1] else img
+    backbone = dict(
+        type='mmmae.MultiMAEViT',
+        input_adapters=adapters,
+        arch=dict(
+            embed_dims=dims,
+            num_layers=depth,
+            num_heads=num_heads,
+            feedforward_channels=int(fc1.shape[0]) if fc1 is not None else 4 *
+            dims),
+        img_size=img_size,
+        patch_size=patch_size,
+        num_global_tokens=num_global,
+        qkv_bias='qkv' if
+        ('backbone.encoder.0.attn.qkv.bias' in sd or depth == 0) else False)
+    cfg = dict(backbone=backbone, neck=None, head=None, guessed=guessed)
+
+    decs = _ordered_names(sd, 'neck.output_adapters.')
+    if decs:
+        p0 = f'neck.output_adapters.{decs[0]}.'
+        mt = sd.get(p0 + 'mask_token')
+        if mt is None:
+            raise ConversionError(f'{p0}mask_token missing')
+        ddims = int(mt.shape[-1])
+        if decoder_num_heads is None:
+            decoder_num_heads = _heads_for(ddims, _DECODER_HEADS, 32)
+            guessed.append(f'decoder_num_heads={decoder_num_heads} '
+                           f'(width {ddims})')
+        dfc1 = sd.get(p0 + 'mlp.fc1.weight')
+        common = dict(encoder_dims=dims,
+                      embed_dims=ddims,
+                      num_layers=_depth(sd, p0 + 'decoder_transformer.'),
+                      num_heads=decoder_num_heads,
+                      mlp_ratio=float(dfc1.shape[0]) /
+                      ddims if dfc1 is not None else 4.,
+                      qkv_bias=p0 + 'decoder.q.bias' in sd,
+                      img_size=img_size,
+                      patch_size=patch_size,
+                      context_tasks=_context_tasks(sd, p0, list(adapters)))
+        out_adapters = {}
+        for name in decs:
+            p = f'neck.output_adapters.{name}.'
+            task = name
+            if name not in adapters:
+                base = [n for n in adapters if name.endswith('_' + n)]
+                if base:  # official norm_rgb: the rgb queries
+                    task = base[0]
+            stride = adapters.get(task, {}).get('stride_level', 1)
+            w = sd.get(p + 'out_proj.weight')
+            if w is None:
+                raise ConversionError(f'{p}out_proj.weight missing')
+            per = (patch[0] // stride) * (patch[1] // stride)
+            if int(w.shape[0]) % per:
+                raise ConversionError(
+                    f'{p}out_proj.weight has {int(w.shape[0])} rows, not a '
+                    f'multiple of the {per} pixels of a patch at stride '
+                    f'{stride}')
+            acfg = dict(num_channels=int(w.shape[0]) // per)
+            if stride != 1:
+                acfg['stride_level'] = stride
+            if task != name:
+                acfg['task'] = task
+            out_adapters[name] = acfg
+        cfg['neck'] = dict(type='mmmae.MultiMAEDecoder',
+                           output_adapters=out_adapters,
+                           common=common)
+    hw = sd.get('head.head.weight')
+    if hw is not None:
+        cfg['head'] = dict(type='mmmae.MultiMAELinearHead',
+                           in_channels=int(hw.shape[1]),
+                           num_classes=int(hw.shape[0]))
+    return cfg
+
+
+def build_target(cfg: dict, to: str) -> Dict[str, torch.Size]:
+    """Build the mmmae target model and return its state-dict shapes.
+
+    Built on the ``meta`` device (shapes only, no memory or init time).
+    """
+    with torch.device('meta'):
+        return _build_target(cfg, to)
+
+
+def _build_target(cfg: dict, to: str) -> Dict[str, torch.Size]:
+    from mmmae.registry import MODELS
+    if to == 'algorithm':
+        model = MODELS.build(
+            dict(type='mmmae.MultiMAE',
+                 backbone=copy.deepcopy(cfg['backbone']),
+                 neck=copy.deepcopy(cfg['neck'])))
+        return {
+            k: v.shape
+            for k, v in model.state_dict().items()
+            if not k.startswith('data_preprocessor.')
+        }
+    shapes = {
+        k: v.shape
+        for k, v in MODELS.build(copy.deepcopy(
+            cfg['backbone'])).state_dict().items()
+    }
+    if to == 'backbone':
+        return shapes
+    shapes = {'backbone.' + k: v for k, v in shapes.items()}
+    if to == 'classifier' and cfg['head'] is not None:
+        head = MODELS.build(copy.deepcopy(cfg['head']))
+        shapes.update({
+            'head.' + k: v.shape
+            for k, v in head.state_dict().items()
+        })
+    return shapes
+
+
+def compare(
+        sd: StateDict,
+        shapes: Dict[str,
+                     torch.Size]) -> Tuple[List[str], List[str], List[str]]:
+    """(missing, unexpected, shape mismatches) of ``sd`` vs a target."""
+    missing = [k for k in shapes if k not in sd]
+    unexpected = [k for k in sd if k not in shapes]
+    mismatch = [
+        f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(shapes[k])}'
+        for k in sd if k in shapes and sd[k].shape != shapes[k]
+    ]
+    return missing, unexpected, mismatch
+
+
+# --------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Convert MultiMAE checkpoints (official MultiMAE / '
+        'MultiViT, timm ViT, mmmae) to mmmae.')
+    parser.add_argument('src',
+                        help='source checkpoint (.pth/.pt/.bin/'
+                        '.safetensors)')
+    parser.add_argument('dst', help='output MMEngine checkpoint (.pth)')
+    parser.add_argument(
+        '--to',
+        choices=_TARGETS,
+        default='auto',
+        help='what to write: the MultiMAE algorithm (backbone+neck), the '
+        'bare MultiMAEViT backbone, or backbone+MultiMAELinearHead '
+        '(classifier). auto picks algorithm/classifier/backbone from what '
+        'the source holds.')
+    parser.add_argument(
+        '--strict',
+        action='store_true',
+        help='also fail when the target model would have missing keys')
+    parser.add_argument(
+        '--num-heads',
+        type=int,
+        default=None,
+        help='encoder attention heads (not stored in the weights; default: '
+        'standard ViT table by width)')
+    parser.add_argument(
+        '--decoder-num-heads',
+        type=int,
+        default=None,
+        help='decoder attention heads (default: 8 for 256 wide, else '
+        '32-wide heads)')
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert ``args.src`` into ``args.dst``; see the module docstring.
+
+    Returns:
+        int: Exit status (0 ok, 1 failure).
+    """
+    obj, notes = load_checkpoint_file(args.src)
+    sd = unwrap(obj)
+    num_src = len(sd)
+    conv, fmt, dropped, n = convert(sd)
+    notes += n
+    out, to, discarded = select_target(conv, args.to)
+
+    print(f'source: {args.src}')
+    print(f'  format: {fmt}, {num_src} tensors')
+    print(f'target: {to}, {len(out)} tensors')
+    if dropped:
+        print(f'  dropped (no mmmae MultiMAE counterpart): {len(dropped)} '
+              f'tensors: {format_key_list(dropped)}')
+    if discarded:
+        print(f'  discarded on request (--to {to}): {len(discarded)} '
+              f'tensors: {format_key_list(discarded)}')
+
+    errors: List[str] = []
+    missing: List[str] = []
+    cfg = infer_config(conv, args.num_heads, args.decoder_num_heads)
+    try:
+        shapes = build_target(cfg, to)
+    except Exception as exc:  # inconsistent shapes the config cannot hold
+        shapes = None
+        errors.append(
+            f'could not build the target model from the inferred shapes '
+            f'({type(exc).__name__}: {exc})')
+    if shapes is not None:
+        missing, unexpected, mismatch = compare(out, shapes)
+        print(f'  vs the target model: {len(missing)} missing, '
+              f'{len(unexpected)} unexpected, {len(mismatch)} shape '
+              'mismatches')
+        if missing:
+            print('  missing (left at their init): '
+                  f'{format_key_list(missing)}')
+        if unexpected:
+            errors.append('unexpected keys (the target model has no place '
+                          f'for them; they would be dropped): {unexpected}')
+        if mismatch:
+            errors.append(f'shape mismatches: {mismatch}')
+        if missing and args.strict:
+            errors.append(f'--strict: missing keys {missing}')
+    for guess in cfg['guessed']:
+        notes.append(f'guessed {guess}: not stored in the weights; check it '
+                     'or pass --num-heads/--decoder-num-heads')
+
+    for note in notes:
+        print(f'  note: {note}')
+    if errors:
+        for e in errors:
+            print(f'ERROR: {e}', file=sys.stderr)
+        print('nothing written', file=sys.stderr)
+        return 1
+
+    model_cfg = {k: copy.deepcopy(v) for k, v in cfg.items() if k != 'guessed'}
+    meta = dict(mmmae_version=getattr(mmmae, '__version__', None),
+                converter='tools/model_converters/multimae2mmmae.py',
+                source=osp.abspath(args.src),
+                source_format=fmt,
+                target=to,
+                num_source_tensors=num_src,
+                num_tensors=len(out),
+                dropped=dropped,
+                discarded=discarded,
+                missing=missing,
+                inferred_config=model_cfg,
+                guessed=cfg['guessed'],
+                notes=notes,
+                time=time.strftime('%Y-%m-%d %H:%M:%S'))
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    torch.save({'state_dict': out, 'meta': meta}, args.dst)
+    print('inferred config:')
+    print(f'  backbone={cfg["backbone"]}')
+    if to == 'algorithm':
+        print(f'  neck={cfg["neck"]}')
+    if to == 'classifier':
+        print(f'  head={cfg["head"]}')
+    print(f'saved {len(out)} tensors to {args.dst}')
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Command-line entry point.
+
+    Args:
+        argv (list[str], optional): Arguments without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: Exit status (0 success, 1 conversion error).
+    """
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except ConversionError as exc:
+        print(f'ERROR: {exc}', file=sys.stderr)
+        print('nothing written', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,3 +1,4 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 from .reconstruction import *  # noqa: F401,F403
 from .inference import *  # noqa: F401,F403
+from .multimae import *  # noqa: F401,F403

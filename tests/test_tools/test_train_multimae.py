@@ -83,6 +83,18 @@ default_hooks = dict(logger=dict(interval=1),
     last = np.mean([v for e, v in losses if e == 8])
     assert last < 0.9 * first, losses
 
+    # the trained model's RGB -> depth / semseg predictions as images
+    out = tmp_path / 'vis'
+    proc = subprocess.run(
+        [sys.executable, 'tools/visualize_multimae.py', str(cfg),
+         osp.join(work, 'epoch_8.pth'), str(scenes / 'val'), '--visible',
+         'rgb', '--out', str(out)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=200)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    pngs = sorted(p.name for p in out.glob('*.png'))
+    assert len(pngs) == 2 and all('vis-rgb' in p for p in pngs), pngs
+
 
 def test_dataset_reads_generated_pseudo_labels(scenes, tmp_path):
     """generate_pseudo_labels.py output (pseudo_semseg / pseudo_depth next to

@@ -22,12 +22,14 @@ import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PRETRAIN_CFG = 'configs/videomae/videomae_vit-tiny-p8_1xb8-30e_moving-digits.py'
+PRETRAIN_CFG = ('configs/videomae/'
+                'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
 FT_DIR = 'configs/videomae/finetune/'
 # the two fine-tuning runs: the scratch config only swaps the encoder init
 FINETUNE_CFG = FT_DIR + ('vit-tiny-p8_videomae-moving-digits-pre-30e_'
                          '1xb8-8x4x1-12e_moving-digits-rgb.py')
-SCRATCH_CFG = FT_DIR + 'vit-tiny-p8_scratch_1xb8-8x4x1-12e_moving-digits-rgb.py'
+SCRATCH_CFG = FT_DIR + ('vit-tiny-p8_scratch_1xb8-8x4x1-12e_'
+                        'moving-digits-rgb.py')
 
 
 def parse_args(argv=None):
@@ -39,7 +41,14 @@ def parse_args(argv=None):
     p.add_argument('--ft-epochs', type=int, default=None,
                    help='override max_epochs of both fine-tuning runs')
     p.add_argument('--seed', type=int, default=0,
-                   help='seed of the pretraining and both fine-tuning runs')
+                   help='seed of the pretraining run')
+    p.add_argument('--ft-seeds', type=int, nargs='+', default=[0, 1],
+                   help='one pretrained + one scratch fine-tuning run per '
+                   'seed (both runs of a pair share the seed)')
+    p.add_argument('--labels-per-class', type=int, default=20,
+                   help='fine-tune on the first N training clips of each '
+                   'class (the labelled subset; pretraining uses every '
+                   'training clip without labels). 0: all')
     p.add_argument('--num-train', type=int, default=None)
     p.add_argument('--num-val', type=int, default=None)
     p.add_argument('--skip-pretrain', action='store_true',
@@ -87,6 +96,25 @@ def run(cmd, what):
     return took
 
 
+def labelled_subset(data_root, per_class):
+    """Write the first ``per_class`` training clips of every class to
+    ``train_<per_class>pc.txt``; return its split name."""
+    if per_class <= 0:
+        return 'train', None
+    with open(osp.join(data_root, 'train.txt')) as f:
+        lines = [ln for ln in f.read().splitlines() if ln.strip()]
+    taken, keep = {}, []
+    for ln in lines:
+        label = ln.split()[-1]
+        if taken.get(label, 0) < per_class:
+            taken[label] = taken.get(label, 0) + 1
+            keep.append(ln)
+    split = f'train_{per_class}pc'
+    with open(osp.join(data_root, split + '.txt'), 'w') as f:
+        f.write('\n'.join(keep) + '\n')
+    return split, len(keep)
+
+
 def data_opts(prefix, data_root, splits):
     opts = []
     for loader, split in splits:
@@ -126,7 +154,8 @@ def main(argv=None):
     else:
         opts = data_opts(None, args.data_root, [('train_dataloader', 'train')])
         opts += [
-            f'train_cfg.max_epochs={pre_epochs}', f'randomness.seed={args.seed}'
+            f'train_cfg.max_epochs={pre_epochs}',
+            f'randomness.seed={args.seed}'
         ]
         opts += args.cfg_options
         times['pretrain'] = run([
@@ -135,45 +164,55 @@ def main(argv=None):
         ], '2/4 VideoMAE pretraining (labels unused)')
 
     # -- 3./4. fine-tune + test: pretrained encoder vs from scratch -----
-    results = {}
-    ft_opts = data_opts(None, args.data_root,
-                        [('train_dataloader', 'train'),
-                         ('val_dataloader', 'val'),
-                         ('test_dataloader', 'val')])
-    ft_opts.append(f'randomness.seed={args.seed}')
+    ft_split, n_labelled = labelled_subset(args.data_root,
+                                           args.labels_per_class)
+    if n_labelled is not None:
+        print(f'[demo] fine-tuning on {n_labelled} labelled clips '
+              f'({args.labels_per_class} per class, {ft_split}.txt); '
+              'pretraining used every training clip without labels',
+              flush=True)
+    base_opts = data_opts(None, args.data_root,
+                          [('train_dataloader', ft_split),
+                           ('val_dataloader', 'val'),
+                           ('test_dataloader', 'val')])
     if args.ft_epochs is not None:
-        ft_opts += [
+        base_opts += [
             f'train_cfg.max_epochs={args.ft_epochs}',
             f'train_cfg.val_interval={args.ft_epochs}'
         ]
-    for name, cfg_path, extra in (
-        ('pretrained', FINETUNE_CFG,
-         [f'model.backbone.init_cfg.checkpoint={pre_ckpt}']),
-        ('scratch', SCRATCH_CFG, []),
-    ):
-        wd = osp.join(args.work_dir, f'finetune_{name}')
-        times[f'finetune {name}'] = run([
-            sys.executable, 'tools/train.py', cfg_path, '--work-dir', wd,
-            '--cfg-options', *ft_opts, *extra
-        ], f'3/4 fine-tuning ({name} encoder)')
-        # the LAST checkpoint is tested: the val split is also the test
-        # split, so no checkpoint is picked by its val score
-        ckpt = osp.join(
-            wd, f'epoch_{Config.fromfile(cfg_path).train_cfg["max_epochs"]}'
-            '.pth') if args.ft_epochs is None else osp.join(
-                wd, f'epoch_{args.ft_epochs}.pth')
-        test_dir = osp.join(wd, 'test')
-        times[f'test {name}'] = run([
-            sys.executable, 'tools/test.py', cfg_path, ckpt, '--work-dir',
-            test_dir, '--cfg-options', *ft_opts
-        ], f'4/4 test ({name}, 2 clips x 3 crops)')
-        metrics = read_test_metrics(test_dir)
-        results[name] = dict(
-            top1=metrics.get('acc/top1'),
-            top5=metrics.get('acc/top5'),
-            mean1=metrics.get('acc/mean1'),
-            losses=read_losses(wd),
-            ckpt=ckpt)
+    runs = []  # (encoder, seed, result)
+    for seed in args.ft_seeds:
+        ft_opts = base_opts + [f'randomness.seed={seed}']
+        for name, cfg_path, extra in (
+            ('pretrained', FINETUNE_CFG,
+             [f'model.backbone.init_cfg.checkpoint={pre_ckpt}']),
+            ('scratch', SCRATCH_CFG, []),
+        ):
+            tag = f'{name}, seed {seed}'
+            wd = osp.join(args.work_dir, f'finetune_{name}_seed{seed}')
+            t_ft = run([
+                sys.executable, 'tools/train.py', cfg_path, '--work-dir', wd,
+                '--cfg-options', *ft_opts, *extra
+            ], f'3/4 fine-tuning ({tag})')
+            # the LAST checkpoint is tested: the val split is also the test
+            # split, so no checkpoint is picked by its val score
+            epochs = args.ft_epochs or Config.fromfile(
+                cfg_path).train_cfg['max_epochs']
+            ckpt = osp.join(wd, f'epoch_{epochs}.pth')
+            test_dir = osp.join(wd, 'test')
+            t_test = run([
+                sys.executable, 'tools/test.py', cfg_path, ckpt,
+                '--work-dir', test_dir, '--cfg-options', *ft_opts
+            ], f'4/4 test ({tag}, 2 clips x 3 crops)')
+            times[f'finetune+test {name} s{seed}'] = t_ft + t_test
+            metrics = read_test_metrics(test_dir)
+            runs.append((name, seed,
+                         dict(top1=metrics.get('acc/top1'),
+                              top5=metrics.get('acc/top5'),
+                              mean1=metrics.get('acc/mean1'),
+                              losses=read_losses(wd),
+                              ckpt=ckpt,
+                              time=t_ft + t_test)))
 
     # -- summary --------------------------------------------------------
     losses = read_losses(pre_dir)
@@ -181,42 +220,58 @@ def main(argv=None):
     total = time.time() - t0
     print('\n[demo] ===== summary =====')
     if losses:
-        print('[demo] pretraining loss (mean per epoch, pixel L2):')
+        print('[demo] pretraining loss (mean per epoch, L2 on '
+              'per-patch normalized pixels):')
         items = list(losses.items())
         for i in range(0, len(items), 8):
             print('[demo]   ' + '  '.join(f'{e:>2}: {v:.4f}'
                                           for e, v in items[i:i + 8]))
-    print('[demo] fine-tuning: same config, schedule, augmentation, seed '
+    print('[demo] fine-tuning: same config, schedule, augmentation, seeds '
           'and budget; only the encoder init differs')
-    print(f'[demo]   {"encoder":<11}{"top-1":>7}{"top-5":>7}'
+    print(f'[demo]   labelled clips: {n_labelled or "all"} '
+          f'({ft_split}.txt); test split: {args.num_val or 60} clips, '
+          '6 classes (chance 16.7%), 2 clips x 3 crops, last checkpoint')
+
+    def fmt(v):
+        return f'{100 * v:6.1f}%' if v is not None else '    n/a'
+
+    print(f'[demo]   {"encoder":<11}{"seed":>5}{"top-1":>8}{"top-5":>8}'
           f'{"mean-1":>8}{"last ft loss":>14}  time')
-    for name, r in results.items():
+    for name, seed, r in runs:
         ft_last = list(r['losses'].values())[-1] if r['losses'] else None
-        fmt = (lambda v: f'{100 * v:6.1f}%' if v is not None else '    n/a')
-        print(f'[demo]   {name:<11}{fmt(r["top1"])}{fmt(r["top5"])}'
-              f' {fmt(r["mean1"])}'
-              f'{ft_last if ft_last is None else format(ft_last, "14.4f")}'
-              f'  {times[f"finetune {name}"] + times[f"test {name}"]:.0f}s')
-    p1, s1 = results['pretrained']['top1'], results['scratch']['top1']
-    if p1 is not None and s1 is not None:
-        diff = 100 * (p1 - s1)
-        n_test = args.num_val or 60
+        loss_s = f'{ft_last:14.4f}' if ft_last is not None else ' ' * 14
+        print(f'[demo]   {name:<11}{seed:>5} {fmt(r["top1"])} '
+              f'{fmt(r["top5"])} {fmt(r["mean1"])}{loss_s}'
+              f'  {r["time"]:.0f}s')
+    top1 = {
+        n: [r['top1'] for m, _, r in runs if m == n]
+        for n in ('pretrained', 'scratch')
+    }
+    ok = all(v is not None for vs in top1.values() for v in vs)
+    if ok:
+        mean = {n: sum(v) / len(v) for n, v in top1.items()}
+        diff = 100 * (mean['pretrained'] - mean['scratch'])
+        wins = sum(p > s for p, s in zip(top1['pretrained'],
+                                         top1['scratch']))
         verdict = ('pretraining helped' if diff > 0 else
                    'pretraining did NOT help' if diff < 0 else
                    'no difference')
-        print(f'[demo] {verdict}: {diff:+.1f} points top-1 '
-              f'(test split: {n_test} clips, 6 classes, chance 16.7%; '
-              f'one seed, so a few points are noise)')
+        k = len(args.ft_seeds)
+        print(f'[demo]   {"mean":<11}{k:>4}x {fmt(mean["pretrained"])} '
+              f'(pretrained) vs {fmt(mean["scratch"])} (scratch)')
+        print(f'[demo] {verdict}: {diff:+.1f} points mean top-1 over {k} '
+              f'fine-tuning seed(s); pretrained ahead in {wins} of {k}. '
+              'One clip = 1.7 points: small gaps are noise.')
     print(f'[demo] pretraining checkpoint: {pre_ckpt}')
-    for name, r in results.items():
-        print(f'[demo] fine-tuned ({name}): {r["ckpt"]}')
+    for name, seed, r in runs:
+        print(f'[demo] fine-tuned ({name}, seed {seed}): {r["ckpt"]}')
     print(f'[demo] reconstruction images ({len(pngs)}): '
           f'{osp.dirname(pngs[-1]) if pngs else "none"}')
     print('[demo] time: ' + ', '.join(f'{k} {v:.0f}s'
                                       for k, v in times.items()) +
           f'; total {total:.0f}s ({total / 60:.1f} min)')
     if (not osp.isfile(pre_ckpt) or (not pngs and not args.skip_pretrain)
-            or p1 is None or s1 is None):
+            or not ok):
         sys.exit('[demo] the run did not produce its outputs; see the log')
 
 

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from mmaction.models import CutmixBlending, MixupBlending
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
+from mmengine.registry import DefaultScope
 
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
@@ -24,6 +25,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(num)
+
+
+@pytest.fixture(autouse=True)
+def mmaction_scope():
+    """Plain MMAction2 type names, whatever scope an earlier test left."""
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        yield
 
 
 def const_batch(shape):

@@ -2,7 +2,10 @@
 # VideoMAE ViT-B/16 fine-tuned on HMDB51 (split 1) from the HMDB51 4800e
 # VideoMAE pretraining. UNVERIFIED: there is no released HMDB51 fine-tuning
 # script (MCG-NJU/VideoMAE#38); this is the UCF101 script on HMDB51 data.
-_base_ = ['./vit-base-p16_videomae-ucf101-pre-3200e_8xb16-rep2-16x4x1-100e_ucf101-rgb.py']
+_base_ = [
+    './vit-base-p16_videomae-ucf101-pre-3200e_'
+    '8xb16-rep2-16x4x1-100e_ucf101-rgb.py'
+]
 
 pretrained = ('work_dirs/videomae_vit-base-p16_8xb24-4800e_hmdb51/'
               'epoch_4800.pth')

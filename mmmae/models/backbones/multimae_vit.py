@@ -17,8 +17,9 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
-from ..utils import (Attention, CrossAttention, TransformerBlock,
-                     build_2d_sincos_posemb, resize_pos_emb_2d)
+from ..utils import (VIT_ARCH_ZOO, Attention, CrossAttention,
+                     TransformerBlock, build_2d_sincos_posemb, parse_vit_arch,
+                     resize_pos_emb_2d)
 
 __all__ = [
     'PatchedInputAdapter', 'SemSegInputAdapter', 'MultiMAEViT',
@@ -293,20 +294,7 @@ class MultiMAEViT(BaseModule):
             official init (:func:`init_weights_multimae`).
     """
 
-    arch_zoo: Dict[str, Dict[str, int]] = {
-        **dict.fromkeys(['t', 'tiny'], dict(
-            embed_dims=192, num_layers=12, num_heads=3,
-            feedforward_channels=768)),
-        **dict.fromkeys(['s', 'small'], dict(
-            embed_dims=384, num_layers=12, num_heads=6,
-            feedforward_channels=1536)),
-        **dict.fromkeys(['b', 'base'], dict(
-            embed_dims=768, num_layers=12, num_heads=12,
-            feedforward_channels=3072)),
-        **dict.fromkeys(['l', 'large'], dict(
-            embed_dims=1024, num_layers=24, num_heads=16,
-            feedforward_channels=4096)),
-    }
+    arch_zoo: Dict[str, Dict[str, int]] = VIT_ARCH_ZOO
 
     def __init__(self,
                  input_adapters: Mapping[str, Union[dict, nn.Module]],
@@ -360,23 +348,7 @@ class MultiMAEViT(BaseModule):
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> Dict[str, int]:
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in cls.arch_zoo:
-                raise KeyError(f'unknown arch {arch!r}; choose from '
-                               f'{sorted(set(cls.arch_zoo))} or pass a dict')
-            return dict(cls.arch_zoo[key])
-        missing = {'embed_dims', 'num_layers', 'num_heads'} - set(arch)
-        if missing:
-            raise KeyError(f'arch dict lacks {sorted(missing)}')
-        cfg = {k: int(arch[k]) for k in ('embed_dims', 'num_layers',
-                                         'num_heads')}
-        if 'feedforward_channels' in arch:
-            cfg['feedforward_channels'] = int(arch['feedforward_channels'])
-        else:
-            cfg['feedforward_channels'] = int(cfg['embed_dims'] *
-                                              arch.get('mlp_ratio', 4.))
-        return cfg
+        return parse_vit_arch(arch, cls.arch_zoo, default_mlp_ratio=4.)
 
     def init_weights(self) -> None:
         """Official init when ``init_cfg`` is None, else MMEngine's."""

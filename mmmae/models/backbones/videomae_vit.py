@@ -12,9 +12,10 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
-from ..utils import (TransformerBlock, build_norm, get_sinusoid_table,
-                     init_weights_official_finetune,
-                     init_weights_official_pretrain, interpolate_pos_table)
+from ..utils import (VIT_ARCH_ZOO, TransformerBlock, build_norm,
+                     get_sinusoid_table, init_weights_official_finetune,
+                     init_weights_official_pretrain, interpolate_pos_table,
+                     parse_vit_arch)
 
 __all__ = ['VideoMAEViT', 'TubeletEmbed', 'load_backbone_checkpoint']
 
@@ -124,23 +125,7 @@ class VideoMAEViT(BaseModule):
             fine-tuning init.
     """
 
-    arch_zoo: Dict[str, Dict[str, int]] = {
-        **dict.fromkeys(['s', 'small'], dict(
-            embed_dims=384, num_layers=12, num_heads=6,
-            feedforward_channels=1536)),
-        **dict.fromkeys(['b', 'base'], dict(
-            embed_dims=768, num_layers=12, num_heads=12,
-            feedforward_channels=3072)),
-        **dict.fromkeys(['l', 'large'], dict(
-            embed_dims=1024, num_layers=24, num_heads=16,
-            feedforward_channels=4096)),
-        **dict.fromkeys(['h', 'huge'], dict(
-            embed_dims=1280, num_layers=32, num_heads=16,
-            feedforward_channels=5120)),
-        **dict.fromkeys(['g', 'giant'], dict(
-            embed_dims=1408, num_layers=40, num_heads=16,
-            feedforward_channels=6144)),
-    }
+    arch_zoo: Dict[str, Dict[str, int]] = VIT_ARCH_ZOO
 
     def __init__(self,
                  arch: Union[str, dict] = 'b',
@@ -216,29 +201,7 @@ class VideoMAEViT(BaseModule):
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> Dict[str, int]:
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in cls.arch_zoo:
-                raise KeyError(f'unknown arch {arch!r}; choose from '
-                               f'{sorted(set(cls.arch_zoo))} or pass a dict')
-            return dict(cls.arch_zoo[key])
-        if not isinstance(arch, dict):
-            raise TypeError(f'arch must be str or dict, got {type(arch)}')
-        missing = {'embed_dims', 'num_layers', 'num_heads'} - set(arch)
-        if missing:
-            raise KeyError(f'arch dict lacks {sorted(missing)}')
-        cfg = dict(
-            embed_dims=int(arch['embed_dims']),
-            num_layers=int(arch['num_layers']),
-            num_heads=int(arch['num_heads']))
-        if 'feedforward_channels' in arch:
-            cfg['feedforward_channels'] = int(arch['feedforward_channels'])
-        elif 'mlp_ratio' in arch:
-            cfg['feedforward_channels'] = int(cfg['embed_dims'] *
-                                              arch['mlp_ratio'])
-        else:
-            raise KeyError('arch dict needs feedforward_channels or mlp_ratio')
-        return cfg
+        return parse_vit_arch(arch, cls.arch_zoo)
 
     def init_weights(self) -> None:
         """Initialise, or load pretrained weights.

@@ -23,10 +23,10 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_CFG = ('configs/videomae/'
-                'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
+                'videomae_vit-tiny-p8_1xb8-20e_moving-digits.py')
 FT_DIR = 'configs/videomae/finetune/'
 # the two fine-tuning runs: the scratch config only swaps the encoder init
-FINETUNE_CFG = FT_DIR + ('vit-tiny-p8_videomae-moving-digits-pre-30e_'
+FINETUNE_CFG = FT_DIR + ('vit-tiny-p8_videomae-moving-digits-pre-20e_'
                          '1xb8-8x4x1-12e_moving-digits-rgb.py')
 SCRATCH_CFG = FT_DIR + ('vit-tiny-p8_scratch_1xb8-8x4x1-12e_'
                         'moving-digits-rgb.py')

@@ -3,7 +3,7 @@
 
 Examples::
 
-    python tools/train.py configs/videomae/videomae_vit-tiny-p8_1xb8-30e_moving-digits.py
+    python tools/train.py configs/videomae/videomae_vit-tiny-p8_1xb8-20e_moving-digits.py
     python tools/train.py CONFIG --amp --resume            # auto-resume
     bash tools/dist_train.sh CONFIG 8 --amp                 # 8 GPUs
 

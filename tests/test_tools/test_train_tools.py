@@ -23,7 +23,7 @@ import mmmae  # noqa: F401
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
-                    'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
+                    'videomae_vit-tiny-p8_1xb8-20e_moving-digits.py')
 K400_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
                     'videomae_vit-base-p16_64xb32-800e_kinetics400.py')
 

@@ -3,7 +3,7 @@
 # augmentation and budget, but the encoder starts from scratch with the
 # official fine-tuning init instead of the VideoMAE-pretrained weights.
 _base_ = [
-    './vit-tiny-p8_videomae-moving-digits-pre-30e_'
+    './vit-tiny-p8_videomae-moving-digits-pre-20e_'
     '1xb8-8x4x1-12e_moving-digits-rgb.py'
 ]
 

@@ -1,6 +1,6 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 # Demo: fine-tune the tiny VideoMAE of
-#     configs/videomae/videomae_vit-tiny-p8_1xb8-30e_moving-digits.py
+#     configs/videomae/videomae_vit-tiny-p8_1xb8-20e_moving-digits.py
 # on the moving-digits motion classes, then test 2 clips x 3 crops on the
 # demo test split (= the val split). Sized for ~2-3 minutes on 2 CPU cores;
 # `tools/demo.py` runs it from the pretrained encoder and, with the same
@@ -33,7 +33,7 @@ num_frames = 8
 frame_interval = 4
 img_size = 64
 num_classes = 6
-pretrained = 'work_dirs/demo/pretrain/epoch_30.pth'
+pretrained = 'work_dirs/demo/pretrain/epoch_20.pth'
 
 model = dict(
     backbone=dict(

@@ -33,7 +33,7 @@ __all__ = [
     'unwrap_checkpoint', 'convert_official_videomae', 'official_to_backbone',
     'strip_prefixes', 'ConversionError', 'detect_videomae_format',
     'convert_mmaction2_videomae', 'convert_any_videomae',
-    'load_checkpoint_file', 'format_key_list'
+    'load_checkpoint_file', 'format_key_list', 'compare_shapes'
 ]
 
 WRAPPER_KEYS = ('model', 'module', 'state_dict', 'model_state')
@@ -125,7 +125,7 @@ def _is_fixed_sincos(value: torch.Tensor) -> bool:
     from mmmae.models.utils import get_sinusoid_table
     if value.dim() == 3 and value.shape[0] == 1:
         value = value[0]
-    if value.dim() != 2:
+    if value.dim() != 2 or not value.is_floating_point():
         return False
     table = get_sinusoid_table(value.shape[0], value.shape[1])
     tol = 1e-6 if value.dtype in (torch.float32, torch.float64) else 2e-3
@@ -435,3 +435,25 @@ def format_key_list(keys: List[str], limit: int = 12) -> str:
     if len(keys) <= limit:
         return ', '.join(keys)
     return ', '.join(keys[:limit]) + f', ... (+{len(keys) - limit} more)'
+
+
+def compare_shapes(state_dict: Mapping[str, torch.Tensor],
+                   shapes: Mapping[str, torch.Size]
+                   ) -> Tuple[List[str], List[str], List[str]]:
+    """Compare a state dict with the shapes of a target model.
+
+    Args:
+        state_dict (Mapping): Converted weights.
+        shapes (Mapping): Target ``key -> shape``.
+
+    Returns:
+        tuple: ``(missing, unexpected, shape mismatches)``; mismatches are
+        ``'key: checkpoint (..) vs model (..)'`` strings.
+    """
+    missing = [k for k in shapes if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in shapes]
+    mismatch = [
+        f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(shapes[k])}'
+        for k, v in state_dict.items() if k in shapes and v.shape != shapes[k]
+    ]
+    return missing, unexpected, mismatch

@@ -74,7 +74,7 @@ from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
-from .checkpoint_converters import unwrap_checkpoint
+from .checkpoint_converters import _is_fixed_sincos, unwrap_checkpoint
 
 __all__ = [
     'OfficialExport', 'detect_mmmae_kind', 'export_to_official',
@@ -208,18 +208,6 @@ def detect_mmmae_kind(state_dict: Mapping[str, torch.Tensor]) -> str:
         _strip_backbone(k, bare) in ('fc_norm.weight', 'fc_norm.bias')
         for k in keys)
     return 'finetune' if has_fc_norm else 'pretrain'
-
-
-def _is_fixed_sincos(value: torch.Tensor) -> bool:
-    """Whether a stored ``pos_embed`` equals the fixed sin-cos table."""
-    from mmmae.models.utils import get_sinusoid_table
-    if value.dim() == 3 and value.shape[0] == 1:
-        value = value[0]
-    if value.dim() != 2 or not value.is_floating_point():
-        return False
-    table = get_sinusoid_table(value.shape[0], value.shape[1])
-    tol = 1e-6 if value.dtype in (torch.float32, torch.float64) else 2e-3
-    return torch.allclose(value.float().cpu(), table, atol=tol, rtol=0)
 
 
 def _map_key(key: str, kind: str, bare: bool) -> Optional[str]:

@@ -70,7 +70,8 @@ if _REPO not in sys.path:  # run as a script from a source checkout
 
 import mmmae  # noqa: E402,F401  (registers the models)
 from mmmae.utils.checkpoint_converters import (  # noqa: E402
-    ConversionError, format_key_list, load_checkpoint_file, unwrap_checkpoint)
+    ConversionError, compare_shapes, format_key_list, load_checkpoint_file,
+    unwrap_checkpoint)
 from mmmae.utils.multimae_converters import (  # noqa: E402
     convert_official_multimae, timm_to_multimae)
 
@@ -452,20 +453,6 @@ def _build_target(cfg: dict, to: str) -> Dict[str, torch.Size]:
     return shapes
 
 
-def compare(
-        sd: StateDict,
-        shapes: Dict[str,
-                     torch.Size]) -> Tuple[List[str], List[str], List[str]]:
-    """(missing, unexpected, shape mismatches) of ``sd`` vs a target."""
-    missing = [k for k in shapes if k not in sd]
-    unexpected = [k for k in sd if k not in shapes]
-    mismatch = [
-        f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(shapes[k])}'
-        for k in sd if k in shapes and sd[k].shape != shapes[k]
-    ]
-    return missing, unexpected, mismatch
-
-
 # --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
@@ -538,7 +525,7 @@ def run(args: argparse.Namespace) -> int:
             f'could not build the target model from the inferred shapes '
             f'({type(exc).__name__}: {exc})')
     if shapes is not None:
-        missing, unexpected, mismatch = compare(out, shapes)
+        missing, unexpected, mismatch = compare_shapes(out, shapes)
         print(f'  vs the target model: {len(missing)} missing, '
               f'{len(unexpected)} unexpected, {len(mismatch)} shape '
               'mismatches')

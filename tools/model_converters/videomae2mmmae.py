@@ -59,7 +59,7 @@ if _REPO not in sys.path:  # run as a script from a source checkout
 
 import mmmae  # noqa: E402,F401  (compat patches)
 from mmmae.utils.checkpoint_converters import (  # noqa: E402
-    ConversionError, convert_any_videomae, format_key_list,
+    ConversionError, compare_shapes, convert_any_videomae, format_key_list,
     load_checkpoint_file)
 
 Tensor = torch.Tensor
@@ -323,18 +323,6 @@ def build_target(cfg: dict, to: str) -> Dict[str, torch.Size]:
     return shapes
 
 
-def compare(sd: StateDict, shapes: Dict[str, torch.Size]
-            ) -> Tuple[List[str], List[str], List[str]]:
-    """(missing, unexpected, shape mismatches) of ``sd`` vs a target."""
-    missing = [k for k in shapes if k not in sd]
-    unexpected = [k for k in sd if k not in shapes]
-    mismatch = [
-        f'{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(shapes[k])}'
-        for k in sd if k in shapes and sd[k].shape != shapes[k]
-    ]
-    return missing, unexpected, mismatch
-
-
 # --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
@@ -402,7 +390,7 @@ def run(args: argparse.Namespace) -> int:
         if args.strict:
             errors.append(msg)
     if shapes is not None:
-        missing, unexpected, mismatch = compare(out, shapes)
+        missing, unexpected, mismatch = compare_shapes(out, shapes)
         print(f'  vs the target model: {len(missing)} missing, '
               f'{len(unexpected)} unexpected, {len(mismatch)} shape '
               'mismatches')

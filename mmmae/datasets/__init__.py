@@ -3,3 +3,4 @@ from .demo import *  # noqa: F401,F403
 from .transforms import *  # noqa: F401,F403
 from .video_dataset import *  # noqa: F401,F403
 from .multimodal_dataset import *  # noqa: F401,F403
+from .seg_datasets import *  # noqa: F401,F403

@@ -3,3 +3,4 @@ from .masking import *  # noqa: F401,F403
 from .video_augment import *  # noqa: F401,F403
 from .multimodal import *  # noqa: F401,F403
 from .multimodal_masking import *  # noqa: F401,F403
+from .seg_modalities import *  # noqa: F401,F403

@@ -7,6 +7,7 @@ Module and parameter names equal the official ones (``global_tokens``,
 ``backbone.`` prefix.
 """
 import math
+import os.path as osp
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -23,7 +24,7 @@ from ..utils import (VIT_ARCH_ZOO, Attention, CrossAttention,
 
 __all__ = [
     'PatchedInputAdapter', 'SemSegInputAdapter', 'MultiMAEViT',
-    'MultiMAETokenInfo', 'init_weights_multimae'
+    'MultiMAETokenInfo', 'init_weights_multimae', 'load_multimae_backbone'
 ]
 
 
@@ -290,8 +291,32 @@ class MultiMAEViT(BaseModule):
         attn_drop_rate (float): Attention-weight dropout.
         drop_path_rate (float): Max stochastic depth (linear over depth).
         with_cp (bool): Activation checkpointing of each block in training.
+        out_indices (Sequence[int], optional): Downstream (MultiViT) mode:
+            return the outputs of these blocks (negative = from the end),
+            e.g. ``(2, 5, 8, 11)`` for DPT, ``(11,)`` or ``(-1,)`` for the
+            ConvNeXt head. None (default) is the pre-training interface
+            returning ``(tokens, info)``.
+        out_type (str): Downstream output per index: ``'featmap'`` (the
+            ``main_tasks`` tokens concatenated along channels and reshaped to
+            ``(B, D * len(main_tasks), h, w)``, as the official dense heads
+            consume them) or ``'raw'`` (all tokens ``(B, N + G, D)``, global
+            token last, for classification heads). Defaults to
+            ``'featmap'``.
+        main_tasks (Sequence[str]): Modalities whose tokens form the dense
+            feature maps. Defaults to ``('rgb',)``; use ``('depth',)`` for
+            depth-only input.
+        input_channels (dict, optional): How a single ``(B, C, H, W)``
+            tensor (what mmseg/mmpretrain pass) splits into modalities, in
+            channel order, e.g. ``dict(rgb=3, depth=1)``. Semseg channels
+            hold class ids at full resolution and are subsampled (nearest)
+            to the adapter's stride. Defaults to every adapter in order
+            (``in_channels`` of patched adapters, 1 for semseg).
         init_cfg (dict | list, optional): MMEngine init config; None = the
             official init (:func:`init_weights_multimae`).
+            ``dict(type='Pretrained', checkpoint=PATH)`` loads the encoder of
+            any MultiMAE checkpoint through :func:`load_multimae_backbone`
+            (official MultiMAE/MultiViT, mmmae pre-training or fine-tuning,
+            timm-exported), resizing ``pos_emb`` and the semseg class table.
     """
 
     arch_zoo: Dict[str, Dict[str, int]] = VIT_ARCH_ZOO
@@ -307,6 +332,10 @@ class MultiMAEViT(BaseModule):
                  attn_drop_rate: float = 0.,
                  drop_path_rate: float = 0.,
                  with_cp: bool = False,
+                 out_indices: Optional[Sequence[int]] = None,
+                 out_type: str = 'featmap',
+                 main_tasks: Sequence[str] = ('rgb', ),
+                 input_channels: Optional[Mapping[str, int]] = None,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         arch_cfg = self._parse_arch(arch)
@@ -345,16 +374,67 @@ class MultiMAEViT(BaseModule):
                 attn_drop_rate=attn_drop_rate,
                 drop_path_rate=dpr[i]) for i in range(self.num_layers)
         ])
+        self._init_downstream(out_indices, out_type, main_tasks,
+                              input_channels)
+
+    def _init_downstream(self, out_indices, out_type, main_tasks,
+                         input_channels) -> None:
+        """Validate the downstream (MultiViT) options at build time."""
+        if out_type not in ('featmap', 'raw'):
+            raise ValueError(
+                f"out_type must be 'featmap' or 'raw', got {out_type!r}")
+        self.out_type = out_type
+        self.out_indices = None
+        if out_indices is not None:
+            if isinstance(out_indices, int):
+                out_indices = [out_indices]
+            idx = []
+            for i in out_indices:
+                j = i + self.num_layers if i < 0 else i
+                if not 0 <= j < self.num_layers:
+                    raise ValueError(
+                        f'out_indices entry {i} is outside the '
+                        f'{self.num_layers} encoder blocks (allowed: '
+                        f'{-self.num_layers}..{self.num_layers - 1})')
+                idx.append(j)
+            self.out_indices = tuple(idx)
+        self.main_tasks = tuple(main_tasks)
+        unknown = [t for t in self.main_tasks if t not in self.input_adapters]
+        if unknown or not self.main_tasks:
+            raise ValueError(
+                f'main_tasks {list(self.main_tasks)} must be a non-empty '
+                f'subset of the input adapters {list(self.input_adapters)}')
+        if input_channels is None:
+            input_channels = OrderedDict(
+                (name, getattr(a, 'in_channels', 1))
+                for name, a in self.input_adapters.items())
+        unknown = [n for n in input_channels if n not in self.input_adapters]
+        if unknown:
+            raise ValueError(
+                f'input_channels names {unknown} have no input adapter '
+                f'(adapters: {list(self.input_adapters)})')
+        self.input_channels = OrderedDict(input_channels)
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> Dict[str, int]:
         return parse_vit_arch(arch, cls.arch_zoo, default_mlp_ratio=4.)
 
     def init_weights(self) -> None:
-        """Official init when ``init_cfg`` is None, else MMEngine's."""
-        if self.init_cfg is None and not getattr(self, '_is_init', False):
+        """Official init when ``init_cfg`` is None; with
+        ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` the official
+        init followed by :func:`load_multimae_backbone` (adapters absent
+        from the checkpoint keep the official init); else MMEngine's."""
+        if getattr(self, '_is_init', False):
+            return
+        cfg = self.init_cfg
+        if cfg is None or (isinstance(cfg, dict)
+                           and cfg.get('type') == 'Pretrained'):
             init_weights_multimae(self)
             nn.init.trunc_normal_(self.global_tokens, std=.02)
+            if cfg is not None:
+                load_multimae_backbone(
+                    self, cfg['checkpoint'],
+                    map_location=cfg.get('map_location', 'cpu'))
             self._is_init = True
             return
         super().init_weights()
@@ -448,24 +528,65 @@ class MultiMAEViT(BaseModule):
         ids = keep.nonzero()[:, 1].reshape(batch_size, -1)
         return ids, per_task
 
+    def split_channels(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Split a channel-stacked ``(B, C, H, W)`` tensor by modality.
+
+        Args:
+            x (Tensor): Channels in ``input_channels`` order, e.g. RGB then
+                depth ``(B, 4, H, W)``.
+
+        Returns:
+            dict: ``name -> map``; semseg maps become ``(B, H/s, W/s)``
+            int64 ids (nearest subsampling to the adapter's stride ``s``).
+        """
+        total = sum(self.input_channels.values())
+        if x.dim() != 4 or x.shape[1] != total:
+            raise ValueError(
+                f'MultiMAEViT got an input of shape {tuple(x.shape)}, but '
+                f'input_channels={dict(self.input_channels)} expects '
+                f'(B, {total}, H, W); set backbone.input_channels (and the '
+                'PackMultiModalSegInputs modalities) to the channel layout')
+        out, c = OrderedDict(), 0
+        for name, n in self.input_channels.items():
+            part = x[:, c:c + n]
+            c += n
+            adapter = self.input_adapters[name]
+            if isinstance(adapter, SemSegInputAdapter):
+                s = adapter.stride_level
+                part = torch.nn.functional.interpolate(
+                    part[:, :1].float(),
+                    size=(part.shape[-2] // s, part.shape[-1] // s),
+                    mode='nearest')[:, 0].round().long()
+            out[name] = part
+        return out
+
     def forward(self,
-                inputs: Mapping[str, torch.Tensor],
+                inputs: Union[torch.Tensor, Mapping[str, torch.Tensor]],
                 masks: Optional[Mapping[str, torch.Tensor]] = None
-                ) -> Tuple[torch.Tensor, MultiMAETokenInfo]:
+                ) -> Union[Tuple[torch.Tensor, MultiMAETokenInfo],
+                           Tuple[torch.Tensor, ...]]:
         """Encode the visible tokens of the present modalities.
 
         Args:
-            inputs (Mapping): ``name -> map``: ``(B, C, H, W)`` float for
-                patched adapters, ``(B, H/4, W/4)`` int64 for semseg. Any
-                subset of the adapters, any size divisible by the patch.
+            inputs (Tensor | Mapping): ``name -> map``: ``(B, C, H, W)``
+                float for patched adapters, ``(B, H/4, W/4)`` int64 for
+                semseg; any subset of the adapters, any size divisible by
+                the patch. A channel-stacked ``(B, C, H, W)`` tensor is split
+                with :meth:`split_channels`.
             masks (Mapping, optional): ``name -> (B, N_d)`` bool, True =
                 masked. None encodes every token (MultiViT).
 
         Returns:
-            tuple: ``tokens`` ``(B, N_vis + G, D)`` (visible tokens in
-            ascending sequence order, then the global tokens) and a
-            :class:`MultiMAETokenInfo` describing the layout.
+            tuple: Pre-training mode (``out_indices=None``): ``tokens``
+            ``(B, N_vis + G, D)`` (visible tokens in ascending sequence
+            order, then the global tokens) and a :class:`MultiMAETokenInfo`
+            describing the layout. Downstream mode: one output per
+            ``out_indices`` entry, ``(B, D * len(main_tasks), h, w)`` maps
+            (``out_type='featmap'``) or ``(B, N + G, D)`` tokens
+            (``'raw'``).
         """
+        if isinstance(inputs, torch.Tensor):
+            inputs = self.split_channels(inputs)
         x, tasks, grid = self.embed(inputs)
         B, N, D = x.shape
         visible_ids = None
@@ -481,11 +602,16 @@ class MultiMAEViT(BaseModule):
         x = torch.cat([x, self.global_tokens.expand(B, -1, -1).to(x.dtype)],
                       dim=1)
         use_cp = self.with_cp and self.training and torch.is_grad_enabled()
-        for blk in self.encoder:
+        outs = []
+        for i, blk in enumerate(self.encoder):
             if use_cp:
                 x = cp.checkpoint(blk, x, use_reentrant=False)
             else:
                 x = blk(x)
+            if self.out_indices is not None and i in self.out_indices:
+                outs.append(self._format_output(x, tasks, grid))
+        if self.out_indices is not None:
+            return tuple(outs)
         info = MultiMAETokenInfo(
             tasks=tasks,
             grid=grid,
@@ -494,6 +620,23 @@ class MultiMAEViT(BaseModule):
             masks=per_task,
             num_global_tokens=self.num_global_tokens)
         return x, info
+
+    def _format_output(self, x: torch.Tensor,
+                       tasks: Mapping[str, Tuple[int, int]],
+                       grid: Tuple[int, int]) -> torch.Tensor:
+        """``(B, N + G, D)`` tokens -> the downstream output."""
+        if self.out_type == 'raw':
+            return x
+        missing = [t for t in self.main_tasks if t not in tasks]
+        if missing:
+            raise ValueError(
+                f'main_tasks {missing} are not in the input (present: '
+                f'{list(tasks)}); set backbone.main_tasks to modalities you '
+                "feed, e.g. ('depth',) for depth-only input")
+        B, _, D = x.shape
+        maps = torch.cat([x[:, s:e] for s, e in
+                          (tasks[t] for t in self.main_tasks)], dim=-1)
+        return maps.transpose(1, 2).reshape(B, -1, *grid)
 
     def get_layer_depth(self, param_name: str,
                         prefix: str = '') -> Tuple[int, int]:
@@ -523,3 +666,157 @@ class MultiMAEViT(BaseModule):
         """Official names excluded from weight decay (``global_tokens``;
         the fixed ``pos_emb`` are not trainable)."""
         return ['global_tokens']
+
+
+def _backbone_keys(sd: Mapping[str, torch.Tensor]
+                   ) -> Tuple[Dict[str, torch.Tensor], Dict[str, int], str]:
+    """MultiViT-named encoder weights of any MultiMAE checkpoint layout.
+
+    Returns:
+        tuple: ``(state dict, dropped group -> count, layout name)``.
+    """
+    from mmmae.utils.multimae_converters import timm_to_multimae
+    dropped: Dict[str, int] = {}
+
+    def drop(key: str) -> None:
+        group = key.split('.')[0]
+        if group == 'output_adapters':
+            group = '.'.join(key.split('.')[:2])
+        dropped[group] = dropped.get(group, 0) + 1
+
+    if 'cls_token' in sd and 'pos_embed' in sd:
+        out, left = timm_to_multimae(sd, strict=False, return_dropped=True)
+        for k in left:
+            drop(k)
+        return out, dropped, 'timm'
+    if any(k.startswith('backbone.') for k in sd):
+        out, layout = OrderedDict(), 'mmmae'
+        for k, v in sd.items():
+            if k.startswith('backbone.'):
+                out[k[len('backbone.'):]] = v
+            else:
+                drop(k)
+        return out, dropped, layout
+    out = OrderedDict()
+    for k, v in sd.items():
+        if k.startswith(('global_tokens', 'input_adapters.', 'encoder.')):
+            out[k] = v
+        else:
+            drop(k)
+    return out, dropped, 'official MultiMAE/MultiViT'
+
+
+def load_multimae_backbone(backbone: 'MultiMAEViT',
+                           checkpoint: Union[str, Mapping],
+                           map_location: str = 'cpu') -> Dict[str, list]:
+    """Load the encoder of any MultiMAE checkpoint for fine-tuning.
+
+    Accepts the official MultiMAE / MultiViT layout (``model`` wrapper),
+    mmmae pre-training or downstream checkpoints (``backbone.*``; decoders,
+    heads and segmentor parts are dropped) and timm ViTs (converted with
+    :func:`~mmmae.utils.multimae_converters.timm_to_multimae`). Like the
+    official fine-tuning it then
+
+    * resizes every ``pos_emb`` to the backbone's grid (bicubic for patched
+      adapters, bilinear for semseg);
+    * copies the rows of the semseg ``class_emb`` that both tables have
+      (a fine-tuning label set with more classes keeps fresh extra rows);
+    * leaves adapters that the checkpoint lacks at their fresh init
+      (e.g. depth when fine-tuning RGB-D from an RGB-only MAE);
+
+    and reports each group of keys it did not use, with counts.
+
+    Args:
+        backbone (MultiMAEViT): Target module.
+        checkpoint (str | Mapping): Path/URL or a loaded checkpoint.
+        map_location (str): Device for loading. Defaults to ``'cpu'``.
+
+    Returns:
+        dict: ``missing``, ``unexpected`` (adapters the backbone lacks),
+        ``resized`` and ``dropped`` (``group: count`` strings).
+
+    Raises:
+        FileNotFoundError: ``checkpoint`` is a path that does not exist.
+        RuntimeError: Weights that do not fit the backbone (every offending
+            key named with both shapes).
+    """
+    from mmengine.logging import print_log
+    from mmengine.runner import CheckpointLoader
+
+    from mmmae.utils.checkpoint_converters import unwrap_checkpoint
+    name = checkpoint if isinstance(checkpoint, str) else '<state dict>'
+    if isinstance(checkpoint, str):
+        if '://' not in checkpoint and not osp.isfile(checkpoint):
+            raise FileNotFoundError(
+                f'pretrained checkpoint {checkpoint} does not exist: set '
+                'model.backbone.init_cfg.checkpoint to a MultiMAE checkpoint '
+                '(e.g. --cfg-options model.backbone.init_cfg.checkpoint='
+                'PATH), or init_cfg=None to train from scratch')
+        checkpoint = CheckpointLoader.load_checkpoint(
+            checkpoint, map_location=map_location)
+    sd, dropped, layout = _backbone_keys(unwrap_checkpoint(checkpoint))
+    own = backbone.state_dict()
+    load, resized, errors = OrderedDict(), [], []
+    for key, value in sd.items():
+        if key not in own:
+            continue
+        target = own[key]
+        if key.endswith('.pos_emb') and value.shape != target.shape:
+            adapter = backbone.input_adapters[key.split('.')[1]]
+            if value.dim() != 4 or value.shape[1] != target.shape[1]:
+                errors.append(f'{key}: checkpoint {tuple(value.shape)} vs '
+                              f'model {tuple(target.shape)}')
+                continue
+            value = resize_pos_emb_2d(
+                value.float(), target.shape[-2:],
+                adapter.pos_mode).transpose(1, 2).reshape(target.shape)
+            resized.append(f'{key} {tuple(sd[key].shape[-2:])}->'
+                           f'{tuple(target.shape[-2:])}')
+        elif key.endswith('class_emb.weight') and \
+                value.shape[1:] == target.shape[1:] and \
+                value.shape[0] != target.shape[0]:
+            n = min(value.shape[0], target.shape[0])
+            merged = target.clone()
+            merged[:n] = value[:n]
+            resized.append(f'{key} rows {value.shape[0]}->{target.shape[0]}')
+            value = merged
+        elif value.shape != target.shape:
+            errors.append(f'{key}: checkpoint {tuple(value.shape)} vs model '
+                          f'{tuple(target.shape)}')
+            continue
+        load[key] = value.to(target.dtype)
+    if errors:
+        raise RuntimeError(
+            f'{name} ({layout} layout) does not fit this MultiMAEViT; '
+            f'{len(errors)} mismatched key(s): ' + '; '.join(errors) +
+            '. Check the backbone arch/patch_size/input_adapters against '
+            'the checkpoint.')
+    if not load:
+        raise RuntimeError(
+            f'{name} holds no MultiMAE encoder weights ({layout} layout; '
+            f'groups: {sorted(dropped)}); is it the right file?')
+    backbone.load_state_dict(load, strict=False)
+    missing = [k for k in own if k not in load]
+    unexpected = [k for k in sd if k not in own]
+    report = dict(
+        missing=missing,
+        unexpected=unexpected,
+        resized=resized,
+        dropped=[f'{g}: {n}' for g, n in sorted(dropped.items())])
+    msg = [f'MultiMAEViT: loaded {len(load)} tensors from {name} '
+           f'({layout} layout)']
+    if missing:
+        adapters = sorted({k.split('.')[1] for k in missing
+                           if k.startswith('input_adapters.')})
+        msg.append(f'missing (fresh init) {len(missing)}: '
+                   + (f'adapters {adapters}; ' if adapters else '')
+                   + ', '.join(missing[:8]))
+    if unexpected:
+        msg.append(f'unused (no such adapter here) {len(unexpected)}: '
+                   + ', '.join(unexpected[:8]))
+    if resized:
+        msg.append('resized: ' + ', '.join(resized))
+    if dropped:
+        msg.append('dropped: ' + ', '.join(report['dropped']))
+    print_log('\n  '.join(msg), logger='current')
+    return report

@@ -65,3 +65,15 @@ def video_dir(tmp_path_factory):
         lines.append(f'{name} {i % 2}')
     (root / 'ann.txt').write_text('\n'.join(lines) + '\n')
     return root
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """Undo ``init_default_scope`` calls of a test, so a scope set by one
+    test (``mmseg``, ``mmaction``, ...) never decides how the next one
+    resolves unprefixed type names."""
+    from mmengine.registry import DefaultScope
+    before = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)

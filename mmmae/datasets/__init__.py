@@ -4,3 +4,5 @@ from .transforms import *  # noqa: F401,F403
 from .video_dataset import *  # noqa: F401,F403
 from .multimodal_dataset import *  # noqa: F401,F403
 from .seg_datasets import *  # noqa: F401,F403
+from .nyuv2 import *  # noqa: F401,F403
+from .hypersim import *  # noqa: F401,F403

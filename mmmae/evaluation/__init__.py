@@ -1,1 +1,4 @@
 # Copyright (c) mmmae contributors. All rights reserved.
+from .depth_metric import DepthMetric  # noqa: E402
+
+__all__ = ['DepthMetric']

@@ -40,7 +40,7 @@ import statistics
 import sys
 import threading
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict
 
 import torch
 
@@ -223,8 +223,27 @@ def make_batch(args, device):
     return x.to(device), x_hf.to(device), mask.to(device)
 
 
-def step_fns(ours, hf, x, x_hf, mask) -> Dict[str, Callable]:
-    """Loss closures (forward only) for each implementation."""
+def decoder_masks(args, batch_size: int) -> torch.Tensor:
+    """V2 running-cell decoder masks ``(B, N)`` (True = not decoded)."""
+    import numpy as np
+
+    from mmmae.datasets.transforms import RunningCellMaskGenerator
+    np.random.seed(args.seed + 2)
+    gen = RunningCellMaskGenerator(
+        input_size=(args.frames // args.tubelet_size,
+                    args.img_size // args.patch_size,
+                    args.img_size // args.patch_size),
+        mask_ratio=args.decoder_mask_ratio)
+    return torch.from_numpy(np.stack([gen.generate()
+                                      for _ in range(batch_size)]))
+
+
+def step_fns(ours, hf, x, x_hf, mask, dec_mask=None) -> Dict[str, Callable]:
+    """Loss closures (forward only) for each implementation.
+
+    ``mmmae-v2`` is the same model with VideoMAE V2 dual masking: the
+    decoder only reconstructs the tokens ``dec_mask`` keeps.
+    """
     from mmengine.structures import BaseDataElement
     samples = [BaseDataElement(mask=m) for m in mask]
 
@@ -234,7 +253,14 @@ def step_fns(ours, hf, x, x_hf, mask) -> Dict[str, Callable]:
     def hf_loss():
         return hf(pixel_values=x_hf, bool_masked_pos=mask).loss
 
-    return {'mmmae': ours_loss, 'hf': hf_loss}
+    fns = {'mmmae': ours_loss, 'hf': hf_loss}
+    if dec_mask is not None:
+        v2_samples = [
+            BaseDataElement(mask=m, decoder_mask=d)
+            for m, d in zip(mask, dec_mask.to(mask.device))
+        ]
+        fns['mmmae-v2'] = lambda: ours.loss(x, v2_samples)['loss']
+    return fns
 
 
 def sync(device):
@@ -332,6 +358,44 @@ def parity_check(fns) -> float:
     return abs(float(a - b))
 
 
+def count_step_flops(fn, model, device, precision) -> int:
+    """FLOPs of one forward + backward (matmuls, convolutions, attention),
+    counted by ``torch.utils.flop_counter`` on the real step."""
+    from torch.utils.flop_counter import FlopCounterMode
+    model.zero_grad(set_to_none=True)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        with torch.autocast(device.type, dtype=torch.bfloat16,
+                            enabled=precision == 'bf16'):
+            loss = fn()
+        loss.backward()
+    sync(device)
+    model.zero_grad(set_to_none=True)
+    return int(counter.get_total_flops())
+
+
+def measure_matmul_tflops(device, dtype=torch.bfloat16, n=8192,
+                          reps=10) -> float:
+    """Measured dense matmul rate (TFLOP/s) of ``n x n x n`` products on
+    random data: the ceiling that model-FLOPs utilisation is quoted
+    against."""
+    if device.type == 'cpu':
+        n = min(n, 2048)
+        reps = min(reps, 3)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    sync(device)
+    dt = (time.perf_counter() - t0) / reps
+    del a, b
+    return 2 * n**3 / dt / 1e12
+
+
 def profile_step(name, fn, model, device, precision, top):
     """Print the torch.profiler op table of one training step."""
     from torch.profiler import ProfilerActivity, profile
@@ -373,7 +437,19 @@ def parse_args(argv=None):
     p.add_argument('--precision', nargs='+', default=['fp32', 'bf16'],
                    choices=['fp32', 'bf16'])
     p.add_argument('--impl', nargs='+', default=['mmmae', 'hf'],
-                   choices=['mmmae', 'hf'])
+                   choices=['mmmae', 'mmmae-v2', 'hf'],
+                   help='mmmae-v2: same model with V2 dual masking')
+    p.add_argument('--decoder-mask-ratio', type=float, default=0.5,
+                   help='V2 running-cell decoder drop ratio (mmmae-v2)')
+    p.add_argument('--with-cp', action='store_true',
+                   help='activation checkpointing in the mmmae encoder')
+    p.add_argument('--flops', action='store_true',
+                   help='count FLOPs per step and report TFLOP/s; with '
+                   '--measure-matmul also model-FLOPs utilisation (MFU)')
+    p.add_argument('--measure-matmul', action='store_true',
+                   help='measure the bf16/fp32 matmul rate of the device')
+    p.add_argument('--json', default=None,
+                   help='also write the results as JSON to this file')
     p.add_argument('--profile', action='store_true',
                    help='also print a torch.profiler table of one step each')
     p.add_argument('--profile-top', type=int, default=25)
@@ -392,9 +468,13 @@ def main(argv=None) -> int:
     import transformers
 
     ours, hf = build_models(args, device)
+    if args.with_cp:
+        ours.backbone.with_cp = True
     x, x_hf, mask = make_batch(args, device)
-    fns = step_fns(ours, hf, x, x_hf, mask)
-    models = {'mmmae': ours, 'hf': hf}
+    dec_mask = decoder_masks(args, args.batch_size) \
+        if 'mmmae-v2' in args.impl else None
+    fns = step_fns(ours, hf, x, x_hf, mask, dec_mask)
+    models = {'mmmae': ours, 'mmmae-v2': ours, 'hf': hf}
     n_tok = mask.shape[1]
     n_vis = int((~mask[0]).sum())
     n_params = sum(p.numel() for p in ours.parameters())
@@ -419,17 +499,49 @@ def main(argv=None) -> int:
                   flush=True)
 
     bs = args.batch_size
-    cols = ['impl', 'precision', 'ms/clip mean', 'ms/clip min',
-            'CPU-s/clip', 'work mem MiB', 'loss']
+    flops = {}
+    if args.flops:
+        for impl in args.impl:
+            for precision in args.precision:
+                flops[(impl, precision)] = count_step_flops(
+                    fns[impl], models[impl], device, precision)
+    peaks = {}
+    if args.measure_matmul:
+        for precision in args.precision:
+            dt = torch.bfloat16 if precision == 'bf16' else torch.float32
+            peaks[precision] = measure_matmul_tflops(device, dt)
+            print(f'measured {precision} matmul rate: '
+                  f'{peaks[precision]:.1f} TFLOP/s', flush=True)
+
+    cols = ['impl', 'precision', 'ms/clip mean', 'ms/clip min', 'clips/s',
+            'CPU-s/clip', 'work mem MiB', 'GFLOP/clip', 'TFLOP/s', 'MFU',
+            'loss']
     print('\n| ' + ' | '.join(cols) + ' |')
     print('|' + '|'.join('-' * (len(c) + 2) for c in cols) + '|')
+    rows = []
     for (impl, precision), (times, cpu, peak, loss) in results.items():
+        t = statistics.mean(times)
+        f = flops.get((impl, precision))
+        rate = f / t / 1e12 if f else None
+        mfu = (rate / peaks[precision]
+               if rate and precision in peaks else None)
+        rows.append(dict(impl=impl, precision=precision,
+                         ms_per_clip=t / bs * 1e3,
+                         ms_per_clip_min=min(times) / bs * 1e3,
+                         clips_per_s=bs / t,
+                         cpu_s_per_clip=statistics.mean(cpu) / bs,
+                         work_mem_mib=peak / 2**20 if peak >= 0 else None,
+                         gflop_per_clip=f / bs / 1e9 if f else None,
+                         tflops=rate, mfu=mfu, loss=loss))
         vals = [
-            impl, precision, f'{statistics.mean(times) / bs * 1e3:.1f}',
-            f'{min(times) / bs * 1e3:.1f}',
+            impl, precision, f'{t / bs * 1e3:.1f}',
+            f'{min(times) / bs * 1e3:.1f}', f'{bs / t:.1f}',
             f'{statistics.mean(cpu) / bs:.2f}' if device.type == 'cpu'
             else '-',
-            f'{peak / 2**20:.0f}' if peak >= 0 else 'n/a', f'{loss:.4f}'
+            f'{peak / 2**20:.0f}' if peak >= 0 else 'n/a',
+            f'{f / bs / 1e9:.0f}' if f else '-',
+            f'{rate:.1f}' if rate else '-',
+            f'{mfu * 100:.1f}%' if mfu else '-', f'{loss:.4f}'
         ]
         print('| ' + ' | '.join(v.rjust(len(c))
                                  for v, c in zip(vals, cols)) + ' |')
@@ -445,6 +557,29 @@ def main(argv=None) -> int:
             print(f'ratio mmmae/hf {precision}: wall time {t_mean:.3f} '
                   f'(mean), {t_min:.3f} (min); CPU time {c_ratio:.3f}; '
                   f'working memory {m_ratio:.3f}')
+    # Speed-ups (> 1 = faster) against the two peers the targets name.
+    ref = results.get(('hf', 'fp32'))
+    key = 1 if device.type == 'cpu' else 0  # CPU time on a shared CPU
+    what = 'CPU time' if device.type == 'cpu' else 'wall time'
+    for (impl, precision), r in results.items():
+        if ref and impl != 'hf':
+            sp = statistics.mean(ref[key]) / statistics.mean(r[key])
+            wall = statistics.mean(ref[0]) / statistics.mean(r[0])
+            print(f'speed-up {impl} {precision} vs hf fp32 ({what}): '
+                  f'{sp:.2f}x (wall {wall:.2f}x)')
+    for precision in args.precision:
+        v1 = results.get(('mmmae', precision))
+        v2 = results.get(('mmmae-v2', precision))
+        if v1 and v2:
+            sp = statistics.mean(v1[key]) / statistics.mean(v2[key])
+            print(f'speed-up mmmae-v2 vs mmmae {precision} ({what}): '
+                  f'{sp:.2f}x')
+    if args.json:
+        import json
+        with open(args.json, 'w') as fh:
+            json.dump(dict(args=vars(args), device=str(device),
+                           threads=torch.get_num_threads(),
+                           matmul_tflops=peaks, rows=rows), fh, indent=1)
 
     if args.profile:
         for precision in args.precision:

@@ -9,3 +9,6 @@ __all__ += [
     'MaskedMSELoss', 'MaskedL1Loss', 'MaskedCrossEntropyLoss',
     'norm_pix_target'
 ]
+from .berhu_loss import BerHuLoss, berhu_loss  # noqa: E402
+
+__all__ += ['BerHuLoss', 'berhu_loss']

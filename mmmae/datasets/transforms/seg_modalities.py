@@ -34,7 +34,12 @@ class LoadModalities(BaseTransform):
             Files are decoded unchanged (16-bit PNG kept), multiplied by
             ``scale`` (e.g. ``1e-3`` for millimetre depth -> metres) and cast
             to ``dtype``. ``mask_valid`` style maps use ``dtype='uint8'``
-            (non-zero = valid).
+            (non-zero = valid). ``resize_to_img=True`` resamples the map
+            (nearest) to the current ``img`` size, for test pipelines that
+            load modalities after ``Resize`` (so that ground truth keeps
+            its original size, as mmseg evaluates). ``optional=True``
+            skips a modality whose path the sample lacks (e.g. a
+            ``mask_valid`` folder that a dataset does not have).
         backend_args (dict, optional): MMEngine file backend arguments.
 
     Required keys: ``<name>_path``. Added keys: ``<name>`` ``(H, W)`` (or
@@ -53,6 +58,8 @@ class LoadModalities(BaseTransform):
     def transform(self, results: dict) -> dict:
         for name, cfg in self.modalities.items():
             key = f'{name}_path'
+            if key not in results and cfg.get('optional', False):
+                continue
             if key not in results:
                 raise KeyError(
                     f'LoadModalities: sample {results.get("img_path")} has '
@@ -71,7 +78,12 @@ class LoadModalities(BaseTransform):
                 arr = (arr > 0).astype(np.uint8)
             elif scale != 1.0:
                 arr = arr.astype(np.float32) * scale
-            results[name] = arr.astype(dtype, copy=False)
+            arr = arr.astype(dtype, copy=False)
+            if cfg.get('resize_to_img', False) and 'img' in results and \
+                    arr.shape[:2] != results['img'].shape[:2]:
+                h, w = results['img'].shape[:2]
+                arr = mmcv.imresize(arr, (w, h), interpolation='nearest')
+            results[name] = arr
             fields = results.setdefault('seg_fields', [])
             if name not in fields:
                 fields.append(name)
@@ -89,7 +101,10 @@ class ApplyValidMask(BaseTransform):
     heads, losses and :class:`~mmmae.evaluation.DepthMetric` treat
     ``depth <= 0`` as invalid). Without ``results[key]`` (no mask file for
     this dataset) the sample is returned unchanged, so ``mask_valid`` is
-    optional, not a crash (official MultiMAE issues #14, #27).
+    optional, not a crash (official MultiMAE issues #14, #27). A map of
+    another size than the mask (e.g. an input resized for testing while the
+    labels keep the original size) gets the mask resampled to its size
+    (nearest).
 
     Args:
         key (str): Validity map (non-zero = valid). Defaults to
@@ -97,32 +112,52 @@ class ApplyValidMask(BaseTransform):
         ignore_index (int): Label for invalid pixels. Defaults to 255.
         zero_keys (Sequence[str]): Maps set to 0 where invalid (present
             ones only). Defaults to ``('gt_depth_map', 'depth')``.
+        max_depth (float, optional): Depths above this are invalid too in
+            the ``zero_keys`` maps (e.g. a "sky" sentinel written as the
+            largest 16-bit value). Defaults to None.
     """
 
     def __init__(self,
                  key: str = 'mask_valid',
                  ignore_index: int = 255,
-                 zero_keys: Sequence[str] = ('gt_depth_map', 'depth')) -> None:
+                 zero_keys: Sequence[str] = ('gt_depth_map', 'depth'),
+                 max_depth: Optional[float] = None) -> None:
         super().__init__()
+        self.max_depth = max_depth
         self.key = key
         self.ignore_index = ignore_index
         self.zero_keys = tuple(zero_keys)
 
     def transform(self, results: dict) -> dict:
+        if self.max_depth is not None:
+            for k in self.zero_keys:
+                if k in results:
+                    arr = results[k]
+                    results[k] = np.where(arr > self.max_depth, 0,
+                                          arr).astype(arr.dtype)
         mask = results.get(self.key)
         if mask is None:
             return results
-        invalid = np.asarray(mask) == 0
-        if invalid.ndim == 3:
-            invalid = invalid.any(-1)
+        mask = np.asarray(mask)
+        if mask.ndim == 3:
+            mask = mask.min(-1)
+        mask = (mask != 0).astype(np.uint8)
+
+        def invalid_for(arr: np.ndarray) -> np.ndarray:
+            if arr.shape[:2] != mask.shape:
+                h, w = arr.shape[:2]
+                return mmcv.imresize(
+                    mask, (w, h), interpolation='nearest') == 0
+            return mask == 0
+
         if 'gt_seg_map' in results:
             seg = results['gt_seg_map'].copy()
-            seg[invalid] = self.ignore_index
+            seg[invalid_for(seg)] = self.ignore_index
             results['gt_seg_map'] = seg
         for k in self.zero_keys:
             if k in results:
                 arr = results[k].copy()
-                arr[invalid] = 0
+                arr[invalid_for(arr)] = 0
                 results[k] = arr
         return results
 

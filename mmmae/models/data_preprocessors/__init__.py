@@ -6,3 +6,7 @@ from .multimodal_preprocessor import (MultiMAEDataPreprocessor,  # noqa: E402
                                       truncated_standardize)
 
 __all__ += ['MultiMAEDataPreprocessor', 'truncated_standardize']
+from .seg_preprocessor import (MultiModalSegDataPreProcessor,  # noqa: E402
+                               masked_truncated_standardize)
+
+__all__ += ['MultiModalSegDataPreProcessor', 'masked_truncated_standardize']

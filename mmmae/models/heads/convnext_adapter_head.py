@@ -30,6 +30,7 @@ from typing import List, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
+from mmengine.registry import DefaultScope
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import Tensor
 
@@ -156,13 +157,16 @@ class ConvNeXtAdapterHead(BaseDecodeHead):
             raise ValueError('preds_per_patch must be a perfect square '
                              f'(s * s pixels per token), got '
                              f'{preds_per_patch}')
-        super().__init__(
-            in_channels,
-            channels,
-            dropout_ratio=dropout_ratio,
-            in_index=in_index,
-            init_cfg=init_cfg,
-            **kwargs)
+        # mmseg builds loss_decode (``CrossEntropyLoss`` unprefixed) from
+        # the current scope; pin mmseg so the head also builds under mmmae.
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            super().__init__(
+                in_channels,
+                channels,
+                dropout_ratio=dropout_ratio,
+                in_index=in_index,
+                init_cfg=init_cfg,
+                **kwargs)
         # The official key is ``final_layer``; dropping mmseg's ``conv_seg``
         # keeps one classifier in the state dict.
         del self.conv_seg

@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
+from mmengine.registry import DefaultScope
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 from mmseg.utils import SampleList
@@ -265,7 +266,9 @@ class DPTHead(BaseDecodeHead):
                      loss_weight=1.0)
         if dropout_ratio is None:
             dropout_ratio = 0.0 if head_type == 'regression' else 0.1
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), \
+                DefaultScope.overwrite_default_scope('mmseg'):
+            # (mmseg scope: loss_decode may name mmseg losses unprefixed)
             # BaseDecodeHead warns about a binary-segmentation threshold
             # whenever out_channels == 1, which is meaningless for depth
             warnings.filterwarnings('ignore', message='threshold is not')

@@ -1,5 +1,6 @@
 # MultiMAE ViT-B/16 + ConvNeXt adapter head on HYPERSIM semseg (40 classes),
-# RGB-D input (one shared encoder over RGB and depth tokens; the head decodes the RGB tokens, as official).
+# RGB-D input (one shared encoder over RGB and depth tokens; the head
+# decodes the RGB tokens, as official).
 # Reference: 47.6 mIoU (multimae.md 5.3, ViT-B 1600-epoch pre-training).
 _base_ = [
     '../../_base_/models/multimae_vit-base-p16_convnext-seg.py',

@@ -1,8 +1,8 @@
 # Demo (tools/demo_multimae.py): tiny MultiMAE ViT (4 x 128, patch 8) +
 # ConvNeXt adapter head fine-tuned for 6-class segmentation of the ray-cast
-# scenes with RGB-D input (the head decodes the RGB tokens),
-# from the encoder of configs/multimae/multimae_vit-tiny-p8_1xb16-60e_scenes.py
-# (set init_cfg=None for the from-scratch baseline).
+# scenes with RGB-D input (the head decodes the RGB tokens), from the encoder
+# of configs/multimae/multimae_vit-tiny-p8_1xb16-60e_scenes.py (set
+# init_cfg=None for the from-scratch baseline).
 _base_ = [
     '../../_base_/models/multimae_vit-base-p16_convnext-seg.py',
     '../../_base_/datasets/scenes_multimae-rgbd-64x64.py',

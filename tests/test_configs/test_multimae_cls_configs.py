@@ -212,9 +212,9 @@ def test_linear_probe_recipe_numbers():
     assert (head.norm, head.init_scale) == ('BN', 0.5)  # trunc-normal 0.01
     assert head.loss == dict(type='CrossEntropyLoss', loss_weight=1.0)
     assert not cfg.model.data_preprocessor.get('batch_augments')
-    assert dict(type='mmmae.FreezeBackboneHook',
-                module='backbone') in cfg.custom_hooks
-    assert cfg.model_wrapper_cfg.find_unused_parameters
+    # frozen at build time: plain DDP, no find_unused_parameters
+    assert bb.frozen is True
+    assert 'model_wrapper_cfg' not in cfg
 
     train = _pipe(cfg.train_dataloader.dataset.pipeline)
     assert list(train) == [

@@ -135,3 +135,16 @@ def test_loader_resizes_pos_emb_and_class_table(multivit, tmp_path):
     bad['blocks.0.mlp.fc1.weight'] = torch.zeros(3, 3)
     with pytest.raises(RuntimeError, match='encoder.0.mlp.fc1.weight'):
         load_multimae_backbone(bb, bad)
+
+
+def test_frozen_backbone_for_linear_probing():
+    from mmmae.registry import MODELS
+    bb = MODELS.build(
+        tiny_backbone_cfg(out_indices=(-1, ), frozen=True,
+                          drop_path_rate=0.5))
+    assert not any(p.requires_grad for p in bb.parameters())
+    bb.train()
+    assert not bb.training and not bb.encoder[1].training
+    x = {'rgb': torch.randn(1, 3, 32, 32)}
+    (a, ), (b, ) = bb(x), bb(x)  # eval mode: drop path off, deterministic
+    torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -7,12 +7,11 @@
 #       --cfg-options model.backbone.init_cfg.checkpoint=PRETRAINED.pth
 #   bash tools/dist_train.sh THIS_CONFIG 8 --amp
 #
-# FROZEN BACKBONE. mmmae.FreezeBackboneHook sets requires_grad=False on the
-# whole backbone before training (no backward through it, no optimizer
-# state) and keeps it in eval mode. As a second guard the optimizer gives
-# the backbone lr_mult=0 / decay_mult=0, so it cannot move even if the hook
-# is removed. DDP registers parameters before hooks run, so it needs
-# find_unused_parameters=True (model_wrapper_cfg below).
+# FROZEN BACKBONE. MultiMAEViT(frozen=True) builds with requires_grad=False
+# on every backbone parameter (no backward through it, no optimizer state,
+# plain DDP without find_unused_parameters) and stays in eval mode. As a
+# second guard the optimizer gives the backbone lr_mult=0 / decay_mult=0.
+# (mmmae.FreezeBackboneHook does the same for any other backbone.)
 # HEAD. Mean over all tokens (global token included, like the fine-tuning
 # head) -> BatchNorm1d without affine (eps 1e-6) -> Linear with
 # trunc-normal std 0.01 weight (0.02 x init_scale 0.5) and zero bias, MAE's
@@ -40,14 +39,11 @@ max_epochs = 90
 
 # model
 model = dict(
-    backbone=dict(drop_path_rate=0.),
+    backbone=dict(drop_path_rate=0., frozen=True),
     head=dict(
         norm='BN',
         init_scale=0.5,
         loss=dict(_delete_=True, type='CrossEntropyLoss', loss_weight=1.0)))
-custom_hooks = [dict(type='mmmae.FreezeBackboneHook', module='backbone')]
-model_wrapper_cfg = dict(
-    type='MMDistributedDataParallel', find_unused_parameters=True)
 
 # data
 dataset_type = 'ImageNet'

@@ -305,6 +305,10 @@ class MultiMAEViT(BaseModule):
         main_tasks (Sequence[str]): Modalities whose tokens form the dense
             feature maps. Defaults to ``('rgb',)``; use ``('depth',)`` for
             depth-only input.
+        frozen (bool): Linear probing: no parameter of the backbone
+            requires grad (so DDP needs no ``find_unused_parameters``) and
+            the backbone stays in eval mode (no drop path) even when the
+            model is put in training mode. Defaults to False.
         input_channels (dict, optional): How a single ``(B, C, H, W)``
             tensor (what mmseg/mmpretrain pass) splits into modalities, in
             channel order, e.g. ``dict(rgb=3, depth=1)``. Semseg channels
@@ -336,6 +340,7 @@ class MultiMAEViT(BaseModule):
                  out_type: str = 'featmap',
                  main_tasks: Sequence[str] = ('rgb', ),
                  input_channels: Optional[Mapping[str, int]] = None,
+                 frozen: bool = False,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         arch_cfg = self._parse_arch(arch)
@@ -376,6 +381,10 @@ class MultiMAEViT(BaseModule):
         ])
         self._init_downstream(out_indices, out_type, main_tasks,
                               input_channels)
+        self.frozen = frozen
+        if frozen:
+            self.requires_grad_(False)
+            self.train(False)
 
     def _init_downstream(self, out_indices, out_type, main_tasks,
                          input_channels) -> None:
@@ -418,6 +427,10 @@ class MultiMAEViT(BaseModule):
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> Dict[str, int]:
         return parse_vit_arch(arch, cls.arch_zoo, default_mlp_ratio=4.)
+
+    def train(self, mode: bool = True) -> 'MultiMAEViT':
+        """A ``frozen`` backbone stays in eval mode."""
+        return super().train(mode and not getattr(self, 'frozen', False))
 
     def init_weights(self) -> None:
         """Official init when ``init_cfg`` is None; with

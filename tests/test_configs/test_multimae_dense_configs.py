@@ -7,6 +7,7 @@ paper-recipe configs carry the numbers of reference multimae.md sections
 The layer-decay grouping inside an mmseg ``EncoderDecoder`` is compared
 with the official ``get_num_layer_for_vit`` rule written out here."""
 import copy
+import functools
 import glob
 import math
 import os.path as osp
@@ -60,8 +61,15 @@ def _path(stem):
     return [p for p in CONFIGS if _stem(p) == stem][0]
 
 
-def _load(path):
+@functools.lru_cache(maxsize=None)
+def _load_cached(path):
     return Config.fromfile(path)
+
+
+def _load(path):
+    # each config is read by several tests; resolving the ``mmseg::`` base
+    # parses mmseg's metafiles (~0.5 s), so parse once and hand out copies
+    return copy.deepcopy(_load_cached(path))
 
 
 def _is_demo(stem):

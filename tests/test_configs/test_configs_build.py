@@ -169,6 +169,7 @@ def test_every_config_is_tested():
     test modules."""
     from test_configs.test_multimae_cls_configs import CONFIGS as MM_CLS
     from test_configs.test_multimae_configs import CONFIGS as MULTIMAE
+    from test_configs.test_multimae_dense_configs import CONFIGS as MM_DENSE
     from test_configs.test_recognition_configs import CONFIGS as RECOGNITION
     every = {
         p
@@ -177,4 +178,4 @@ def test_every_config_is_tested():
         if '_base_' not in p.split(osp.sep)
     }
     assert every == (set(CONFIGS) | set(RECOGNITION) | set(MULTIMAE)
-                     | set(MM_CLS))
+                     | set(MM_CLS) | set(MM_DENSE))

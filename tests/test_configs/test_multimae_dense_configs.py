@@ -28,10 +28,10 @@ CONFIGS = sorted(
     glob.glob(osp.join(MM_DIR, 'depth', '*.py')))
 IDS = [osp.relpath(p, MM_DIR) for p in CONFIGS]
 
-# {algo}_{backbone}-p{patch}_{head}_{gpus}xb{batch}-{N}{e|k}_{data}-{H}x{W}
+# {algo}_{backbone}-p{patch}_{head}_{gpus}xb{batch}-[amp-]{N}{e|k}_{data}-{H}x{W}
 NAME = re.compile(r'^multimae_vit-(?P<arch>[a-z]+)-p(?P<patch>\d+)_'
                   r'(?P<head>convnext|upernet|dpt)_(?P<gpus>\d+)xb'
-                  r'(?P<batch>\d+)-(?P<length>\d+)(?P<unit>e|k)_'
+                  r'(?P<batch>\d+)-(?:amp-)?(?P<length>\d+)(?P<unit>e|k)_'
                   r'(?P<data>[a-z0-9]+(?:-[a-z0-9]+)*)-(?P<h>\d+)x'
                   r'(?P<w>\d+)$')
 HEADS = {
@@ -47,7 +47,7 @@ SMALL_DIMS = 64
 SIDE = 32
 
 ADE_CONVNEXT = 'multimae_vit-base-p16_convnext_4xb4-64e_ade20k-512x512'
-ADE_UPERNET = 'multimae_vit-base-p16_upernet_8xb2-160k_ade20k-512x512'
+ADE_UPERNET = 'multimae_vit-base-p16_upernet_8xb2-amp-160k_ade20k-512x512'
 NYU_DEPTH = 'multimae_vit-base-p16_dpt_2xb64-2000e_nyuv2-256x256'
 # official NYU_MEAN / NYU_STD (millimetres), reference section 5.2
 NYU_MEAN_MM, NYU_STD_MM = 2070.7764, 777.5723
@@ -113,6 +113,13 @@ def _small_model_cfg(cfg, num_layers=12):
     already have a small dict arch and are kept as they are. The test-time
     padding is reduced to a multiple of 16 so the small test input is not
     padded to the recipe's 512 or 640 crop.
+
+    Args:
+        cfg (Config): A loaded dense config.
+        num_layers (int): Encoder blocks of a shrunk preset backbone.
+
+    Returns:
+        ConfigDict: A copy of ``cfg.model``.
     """
     model = copy.deepcopy(cfg.model)
     bb = model.backbone
@@ -122,12 +129,12 @@ def _small_model_cfg(cfg, num_layers=12):
         bb.arch = dict(
             embed_dims=SMALL_DIMS, num_layers=num_layers, num_heads=2,
             feedforward_channels=2 * SMALL_DIMS)
-        for part in ('neck', 'decode_head', 'auxiliary_head'):
+        for part in ('decode_head', 'auxiliary_head'):
             if model.get(part) is None:
                 continue
             model[part].in_channels = _rescale_width(model[part].in_channels)
-        if model.get('neck') is not None:
-            model.neck.out_channels = _rescale_width(model.neck.out_channels)
+        if model.get('neck') is not None:  # Feature2Pyramid
+            model.neck.embed_dim = _rescale_width(model.neck.embed_dim)
         if model.decode_head.get('channels') == VIT_B_DIMS:
             # UperNet's internal width (768 in mmseg's MAE recipe)
             model.decode_head.channels = SMALL_DIMS // 2
@@ -199,10 +206,13 @@ def test_config_fields(path):
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         pack = [
             t for t in cfg[key].dataset.pipeline
-            if t['type'] == 'mmmae.PackMultiModalSegInputs'
+            if t['type'] in ('mmmae.PackMultiModalSegInputs',
+                             'PackSegInputs')
         ]
         assert len(pack) == 1, key
-        packed = ['rgb' if n == 'img' else n for n in pack[0].modalities]
+        # mmseg's PackSegInputs (mmseg's own ADE20K pipeline) packs RGB
+        packed = ['rgb' if n == 'img' else n
+                  for n in pack[0].get('modalities', ('img', ))]
         assert packed == list(modalities), key
     # enabling auto_scale_lr at the name's total batch must be a no-op
     assert cfg.auto_scale_lr.base_batch_size == gpus * batch
@@ -300,7 +310,7 @@ RECIPES = {
     _row(dataset='ADE20KDataset', wrapper='AmpOptimWrapper', gpus=8, batch=2,
          length=160000, by_epoch=False, warmup=1500, crop=512,
          num_classes=150, val_interval=16000, layer_decay=0.65,
-         modalities=dict(rgb=3)),
+         modalities=dict(rgb=3), mmseg_ade_pipeline=True),
     HYP.format('rgb'): _hypersim(),
     HYP.format('depth'): _hypersim(**DEPTH),
     HYP.format('rgbd'): _hypersim(**RGBD),
@@ -415,6 +425,15 @@ def _check_semseg(cfg, row):
         'RandomResize', 'RandomCrop', 'RandomFlip', 'PhotoMetricDistortion'
     ]
     resize = cfg.train_dataloader.dataset.pipeline[-5]
+    crop = cfg.train_dataloader.dataset.pipeline[-4]
+    if row.get('mmseg_ade_pipeline'):
+        # mmseg's own ADE20K pipeline (the MAE recipe it is compared with)
+        assert tuple(resize.ratio_range) == (0.5, 2.0)
+        assert tuple(resize.scale) == (2048, 512)
+        assert crop.cat_max_ratio == 0.75
+        assert cfg.model.test_cfg == dict(
+            mode='slide', crop_size=(512, 512), stride=(341, 341))
+        return
     assert tuple(resize.ratio_range) == (0.1, 2.0) and resize.keep_ratio
     assert _pair(resize.scale) == (row['crop'], row['crop'])
 

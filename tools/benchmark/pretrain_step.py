@@ -311,7 +311,8 @@ def measure_memory(step, opt, device) -> int:
     return peak
 
 
-def run_interleaved(fns, models, impls, device, precision, warmup, iters):
+def run_interleaved(fns, models, impls, device, precision, warmup, iters,
+                    fused=()):
     """Warm up every implementation, then alternate their timed steps so
     that background load and thermal drift hit them alike.
 
@@ -319,7 +320,7 @@ def run_interleaved(fns, models, impls, device, precision, warmup, iters):
         dict: impl -> (wall step times, process CPU times, working memory
         bytes, last loss).
     """
-    opts = {i: make_optimizer(models[i]) for i in impls}
+    opts = {i: make_optimizer(models[i], i in fused) for i in impls}
     steps = {i: make_step(fns[i], opts[i], precision, device) for i in impls}
     for i in impls:
         for _ in range(warmup):
@@ -345,9 +346,13 @@ def run_interleaved(fns, models, impls, device, precision, warmup, iters):
     return out
 
 
-def make_optimizer(model):
+def make_optimizer(model, fused=False):
+    """AdamW as in the recipes; ``fused`` uses torch's single-kernel
+    implementation (``fused=True``) instead of the default ``foreach``."""
+    kw = dict(fused=True) if fused else {}
     return torch.optim.AdamW(
-        model.parameters(), lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05)
+        model.parameters(), lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05,
+        **kw)
 
 
 def parity_check(fns) -> float:
@@ -441,6 +446,10 @@ def parse_args(argv=None):
                    help='mmmae-v2: same model with V2 dual masking')
     p.add_argument('--decoder-mask-ratio', type=float, default=0.5,
                    help='V2 running-cell decoder drop ratio (mmmae-v2)')
+    p.add_argument('--fused-adamw', action='store_true',
+                   help='AdamW(fused=True) for the mmmae implementations')
+    p.add_argument('--compile', action='store_true',
+                   help='torch.compile the mmmae encoder and decoder')
     p.add_argument('--with-cp', action='store_true',
                    help='activation checkpointing in the mmmae encoder')
     p.add_argument('--flops', action='store_true',
@@ -470,6 +479,9 @@ def main(argv=None) -> int:
     ours, hf = build_models(args, device)
     if args.with_cp:
         ours.backbone.with_cp = True
+    if args.compile:
+        ours.backbone = torch.compile(ours.backbone)
+        ours.neck = torch.compile(ours.neck)
     x, x_hf, mask = make_batch(args, device)
     dec_mask = decoder_masks(args, args.batch_size) \
         if 'mmmae-v2' in args.impl else None
@@ -489,8 +501,10 @@ def main(argv=None) -> int:
 
     results = {}
     for precision in args.precision:
+        fused = [i for i in args.impl if i != 'hf'] \
+            if args.fused_adamw else []
         res = run_interleaved(fns, models, args.impl, device, precision,
-                              args.warmup, args.iters)
+                              args.warmup, args.iters, fused)
         for impl, r in res.items():
             results[(impl, precision)] = r
             per_clip = statistics.mean(r[0]) / args.batch_size
@@ -543,8 +557,8 @@ def main(argv=None) -> int:
             f'{rate:.1f}' if rate else '-',
             f'{mfu * 100:.1f}%' if mfu else '-', f'{loss:.4f}'
         ]
-        print('| ' + ' | '.join(v.rjust(len(c))
-                                 for v, c in zip(vals, cols)) + ' |')
+        cells = [v.rjust(len(c)) for v, c in zip(vals, cols)]
+        print('| ' + ' | '.join(cells) + ' |')
     for precision in args.precision:
         a, b = results.get(('mmmae', precision)), results.get(
             ('hf', precision))

@@ -1,6 +1,8 @@
-# MultiMAE ViT-B/16 in mmseg's UperNet, the setting of mmseg's MAE ViT-B
-# config (mae-base_upernet_8xb2-amp-160k_ade20k-512x512: 48.13 mIoU), for a
-# comparison with MAE on equal terms (reference multimae.md 1.5).
+# MultiMAE ViT-B/16 in mmseg's UperNet exactly as mmseg's MAE ViT-B config
+# (mae-base_upernet_8xb2-amp-160k_ade20k-512x512: 48.13 mIoU) builds it --
+# blocks 3/5/7/11, Feature2Pyramid (x4 / x2 / x1 / x0.5), UPerHead 768,
+# FCN auxiliary head on level 2, sliding-window test -- for a comparison
+# with MAE on equal terms (reference multimae.md 1.5).
 pretrained = ('checkpoints/'
               'multimae-b_98_rgb+-depth-semseg_1600e_multivit-afff3f8c.pth')
 num_classes = 150
@@ -27,10 +29,10 @@ model = dict(
         input_channels=dict(rgb=3),
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     neck=dict(
-        type='MultiLevelNeck',
-        in_channels=[768, 768, 768, 768],
-        out_channels=768,
-        scales=[4, 2, 1, 0.5]),
+        type='Feature2Pyramid',
+        embed_dim=768,
+        rescales=[4, 2, 1, 0.5],
+        norm_cfg=norm_cfg),
     decode_head=dict(
         type='UPerHead',
         in_channels=[768, 768, 768, 768],
@@ -57,4 +59,4 @@ model = dict(
         loss_decode=dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))

@@ -29,8 +29,8 @@ model = dict(
         init_cfg=dict(checkpoint=pretrained)),
     decode_head=dict(
         in_channels=128,
-        layer_dims=(32, 64, 128, 256),
-        channels=64,
+        layer_dims=(16, 32, 64, 128),
+        channels=32,
         patch_size=8,
         # scene z-depth statistics (metres) over valid pixels
         depth_mean=5.6,

@@ -34,3 +34,4 @@ param_scheduler = [
 train_cfg = dict(max_epochs=max_epochs, val_interval=20)
 default_hooks = dict(checkpoint=dict(interval=20))
 log_processor = dict(by_epoch=True)
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -34,7 +34,7 @@ model = dict(
         input_channels=dict(_delete_=True, rgb=3, depth=1),
         init_cfg=dict(checkpoint=pretrained)),
     decode_head=dict(
-        in_channels=128, channels=64, num_blocks=2, num_classes=6))
+        in_channels=128, channels=64, num_blocks=1, num_classes=6))
 optim_wrapper = dict(optimizer=dict(lr=lr))
 param_scheduler = [
     dict(_base_.param_scheduler[0], end=warmup_epochs),

@@ -34,7 +34,8 @@ class LoadModalities(BaseTransform):
             Files are decoded unchanged (16-bit PNG kept), multiplied by
             ``scale`` (e.g. ``1e-3`` for millimetre depth -> metres) and cast
             to ``dtype``. ``mask_valid`` style maps use ``dtype='uint8'``
-            (non-zero = valid). ``resize_to_img=True`` resamples the map
+            (non-zero = valid; ``binary``, on by default for a map named
+            ``mask_valid``, stores them as 0/1). ``resize_to_img=True`` resamples the map
             (nearest) to the current ``img`` size, for test pipelines that
             load modalities after ``Resize`` (so that ground truth keeps
             its original size, as mmseg evaluates). ``optional=True``

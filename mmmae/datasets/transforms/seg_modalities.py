@@ -35,10 +35,11 @@ class LoadModalities(BaseTransform):
             ``scale`` (e.g. ``1e-3`` for millimetre depth -> metres) and cast
             to ``dtype``. ``mask_valid`` style maps use ``dtype='uint8'``
             (non-zero = valid; ``binary``, on by default for a map named
-            ``mask_valid``, stores them as 0/1). ``resize_to_img=True`` resamples the map
-            (nearest) to the current ``img`` size, for test pipelines that
-            load modalities after ``Resize`` (so that ground truth keeps
-            its original size, as mmseg evaluates). ``optional=True``
+            ``mask_valid``, stores them as 0/1). ``resize_to_img=True``
+            resamples the map (nearest) to the current ``img`` size, for
+            test pipelines that load modalities after ``Resize`` (so that
+            ground truth keeps its original size, as mmseg evaluates).
+            ``optional=True``
             skips a modality whose path the sample lacks (e.g. a
             ``mask_valid`` folder that a dataset does not have).
         backend_args (dict, optional): MMEngine file backend arguments.

@@ -42,7 +42,9 @@ from typing import Callable, Dict, Mapping, Tuple
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from pretrain_step import (ARCHS, measure_memory, release_memory,  # noqa
+from pretrain_step import (ARCHS, hf_encoder_kwargs,  # noqa: E402
+                           measure_memory, ours_backbone_cfg,
+                           release_memory, set_layer_norm_eps_,
                            set_mmap_threshold, sync)
 
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
@@ -56,24 +58,9 @@ Results = Dict[Tuple[str, str], tuple]
 def hf_cls_config(args, num_classes: int):
     """HF config of the classifier: mean pooling, eps 1e-6, no dropout."""
     from transformers import VideoMAEConfig
-    d, depth, heads, ffn = ARCHS[args.arch][:4]
     return VideoMAEConfig(
-        image_size=args.img_size,
-        patch_size=args.patch_size,
-        num_channels=3,
-        num_frames=args.frames,
-        tubelet_size=args.tubelet_size,
-        hidden_size=d,
-        num_hidden_layers=depth,
-        num_attention_heads=heads,
-        intermediate_size=ffn,
-        hidden_act='gelu',
-        qkv_bias=True,
-        use_mean_pooling=True,
-        num_labels=num_classes,
-        layer_norm_eps=1e-6,
-        hidden_dropout_prob=0.,
-        attention_probs_dropout_prob=0.)
+        use_mean_pooling=True, num_labels=num_classes,
+        **hf_encoder_kwargs(args))
 
 
 def _perturb_1d_(model: torch.nn.Module, seed: int) -> None:
@@ -105,29 +92,16 @@ def build_classifiers(args, device, num_classes: int):
     torch.manual_seed(args.seed)
     hf = VideoMAEForVideoClassification._from_config(
         hf_cls_config(args, num_classes), attn_implementation='sdpa')
-    for m in hf.modules():  # HF hard-codes 1e-5 for fc_norm
-        if isinstance(m, torch.nn.LayerNorm):
-            m.eps = 1e-6
+    set_layer_norm_eps_(hf)
     _perturb_1d_(hf, args.seed + 1)
-    d, depth, heads, ffn = ARCHS[args.arch][:4]
+    d = ARCHS[args.arch][0]
     with DefaultScope.overwrite_default_scope('mmaction'):
         ours = MODELS.build(
             dict(
                 type='Recognizer3D',
-                backbone=dict(
-                    type='mmmae.VideoMAEViT',
-                    arch=dict(
-                        embed_dims=d,
-                        num_layers=depth,
-                        num_heads=heads,
-                        feedforward_channels=ffn),
-                    img_size=args.img_size,
-                    patch_size=args.patch_size,
-                    num_frames=args.frames,
-                    tubelet_size=args.tubelet_size,
-                    # HF has no stochastic depth: keep the work equal
-                    drop_path_rate=0.,
-                    use_mean_pooling=True),
+                # HF has no stochastic depth: keep the work equal
+                backbone=ours_backbone_cfg(
+                    args, drop_path_rate=0., use_mean_pooling=True),
                 cls_head=dict(
                     type='TimeSformerHead',
                     num_classes=num_classes,

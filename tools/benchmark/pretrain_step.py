@@ -134,10 +134,11 @@ class PeakRSS:
 # --------------------------------------------------------------------------
 # models
 # --------------------------------------------------------------------------
-def hf_config(args):
-    from transformers import VideoMAEConfig
-    d, depth, heads, ffn, dd, ddepth, dheads = ARCHS[args.arch]
-    return VideoMAEConfig(
+def hf_encoder_kwargs(args) -> dict:
+    """``VideoMAEConfig`` keywords of the encoder both benchmarks share:
+    the ``--arch`` widths, eps 1e-6 (official), no dropout."""
+    d, depth, heads, ffn = ARCHS[args.arch][:4]
+    return dict(
         image_size=args.img_size,
         patch_size=args.patch_size,
         num_channels=3,
@@ -147,17 +148,49 @@ def hf_config(args):
         num_hidden_layers=depth,
         num_attention_heads=heads,
         intermediate_size=ffn,
+        hidden_act='gelu',
+        qkv_bias=True,
+        layer_norm_eps=1e-6,
+        hidden_dropout_prob=0.,
+        attention_probs_dropout_prob=0.)
+
+
+def set_layer_norm_eps_(model: torch.nn.Module, eps: float = 1e-6) -> None:
+    """HF hard-codes eps 1e-5 for some norms (``decoder.norm``,
+    ``fc_norm``); the official models use 1e-6 everywhere."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.LayerNorm):
+            m.eps = eps
+
+
+def ours_backbone_cfg(args, **kwargs) -> dict:
+    """``mmmae.VideoMAEViT`` config matching :func:`hf_encoder_kwargs`."""
+    d, depth, heads, ffn = ARCHS[args.arch][:4]
+    return dict(
+        type='mmmae.VideoMAEViT',
+        arch=dict(
+            embed_dims=d,
+            num_layers=depth,
+            num_heads=heads,
+            feedforward_channels=ffn),
+        img_size=args.img_size,
+        patch_size=args.patch_size,
+        num_frames=args.frames,
+        tubelet_size=args.tubelet_size,
+        **kwargs)
+
+
+def hf_config(args):
+    from transformers import VideoMAEConfig
+    _, _, _, _, dd, ddepth, dheads = ARCHS[args.arch]
+    return VideoMAEConfig(
         decoder_hidden_size=dd,
         decoder_num_hidden_layers=args.decoder_depth or ddepth,
         decoder_num_attention_heads=dheads,
         decoder_intermediate_size=4 * dd,
-        hidden_act='gelu',
-        qkv_bias=True,
         use_mean_pooling=False,
         norm_pix_loss=True,
-        layer_norm_eps=1e-6,
-        hidden_dropout_prob=0.,
-        attention_probs_dropout_prob=0.)
+        **hf_encoder_kwargs(args))
 
 
 def build_models(args, device):
@@ -169,24 +202,12 @@ def build_models(args, device):
     cfg = hf_config(args)
     torch.manual_seed(args.seed)
     hf = VideoMAEForPreTraining._from_config(cfg, attn_implementation='sdpa')
-    for m in hf.modules():  # HF hard-codes 1e-5 for decoder.norm
-        if isinstance(m, torch.nn.LayerNorm):
-            m.eps = 1e-6
+    set_layer_norm_eps_(hf)
     d, depth, heads, ffn, dd, ddepth, dheads = ARCHS[args.arch]
     ours = MODELS.build(
         dict(
             type='mmmae.VideoMAE',
-            backbone=dict(
-                type='mmmae.VideoMAEViT',
-                arch=dict(
-                    embed_dims=d,
-                    num_layers=depth,
-                    num_heads=heads,
-                    feedforward_channels=ffn),
-                img_size=args.img_size,
-                patch_size=args.patch_size,
-                num_frames=args.frames,
-                tubelet_size=args.tubelet_size),
+            backbone=ours_backbone_cfg(args),
             neck=dict(
                 type='mmmae.VideoMAEPretrainDecoder',
                 embed_dims=d,

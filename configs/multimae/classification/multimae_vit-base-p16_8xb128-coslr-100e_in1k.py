@@ -27,6 +27,7 @@
 # EVAL: resize the short side to 256 (bicubic), centre crop 224.
 _base_ = [
     '../../_base_/models/multimae_vit-base-p16_cls.py',
+    '../../_base_/datasets/imagenet_multimae-cls.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 default_scope = 'mmpretrain'
@@ -62,21 +63,12 @@ model = dict(
             loss_weight=1.0)))
 
 # data
-dataset_type = 'ImageNet'
-data_root = 'data/imagenet'
 # pad / fill value of RandAugment: the ImageNet mean as uint8, BGR order
 # because the images are loaded as BGR (timm: round(255 * mean) in RGB)
 bgr_mean = [103.53, 116.28, 123.675]
+# the shared ImageNet base pipeline with RandAugment after the flip
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        crop_ratio_range=(0.08, 1.0),
-        aspect_ratio_range=(3. / 4., 4. / 3.),
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    *_base_.train_pipeline[:-1],
     dict(
         type='RandAugment',
         policies='timm_increasing',
@@ -88,44 +80,7 @@ train_pipeline = [
             pad_val=[round(x) for x in bgr_mean], interpolation='bicubic')),
     dict(type='PackInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=256,
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(
-    batch_size=128,  # per GPU
-    num_workers=10,
-    persistent_workers=True,
-    pin_memory=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=128,
-    num_workers=10,
-    persistent_workers=True,
-    pin_memory=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='val',
-        pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
-test_dataloader = val_dataloader
-test_evaluator = val_evaluator
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 # optimizer
 optim_wrapper = dict(

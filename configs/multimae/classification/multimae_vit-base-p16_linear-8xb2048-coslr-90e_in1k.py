@@ -28,6 +28,7 @@
 # 256 (bicubic) + centre crop 224. No mixup, no label smoothing.
 _base_ = [
     '../../_base_/models/multimae_vit-base-p16_cls.py',
+    '../../_base_/datasets/imagenet_multimae-cls.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 default_scope = 'mmpretrain'
@@ -45,59 +46,10 @@ model = dict(
         init_scale=0.5,
         loss=dict(_delete_=True, type='CrossEntropyLoss', loss_weight=1.0)))
 
-# data
-dataset_type = 'ImageNet'
-data_root = 'data/imagenet'
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        crop_ratio_range=(0.08, 1.0),
-        aspect_ratio_range=(3. / 4., 4. / 3.),
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=256,
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(
-    batch_size=2048,  # per GPU
-    num_workers=10,
-    persistent_workers=True,
-    pin_memory=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=256,
-    num_workers=10,
-    persistent_workers=True,
-    pin_memory=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='val',
-        pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+# data: the shared ImageNet base (crop + flip only, no RandAugment)
+train_dataloader = dict(batch_size=2048)  # per GPU
+val_dataloader = dict(batch_size=256)
 test_dataloader = val_dataloader
-test_evaluator = val_evaluator
 
 # optimizer
 optim_wrapper = dict(

@@ -14,7 +14,12 @@ applied once by :func:`apply_compat_patches`, which ``import mmmae`` calls.
   (``apply_chunking_to_forward``): ``import mmaction.models`` fails.
 * ``torch>=2.6`` defaults ``torch.load`` to ``weights_only=True``, which breaks
   MMEngine 0.10.7 ``resume``/``load_from`` (open-mmlab/mmengine#1655).
+* ``mmaction2==1.2.0`` ``BaseHead.loss_by_feat`` calls ``.numpy()`` on the
+  class scores for top-k accuracy, which fails on ``bfloat16`` (numpy has no
+  bfloat16): bf16 AMP fine-tuning with hard labels crashes.
 """
+import functools
+import importlib.abc
 import importlib.util
 import inspect
 import logging
@@ -217,6 +222,85 @@ def patch_mmengine_torch_load() -> bool:
     return True
 
 
+def _head_topk_breaks_on_bf16(base_module: types.ModuleType) -> bool:
+    src = inspect.getsource(base_module.BaseHead.loss_by_feat)
+    return 'cls_scores.detach().cpu().numpy()' in src
+
+
+def _patch_head_module(base_module: types.ModuleType) -> bool:
+    """Cast bf16 class scores to fp32 before ``BaseHead.loss_by_feat``."""
+    head_cls = base_module.BaseHead
+    orig = head_cls.loss_by_feat
+    if getattr(orig, '__mmmae_patched__', False) or \
+            not _head_topk_breaks_on_bf16(base_module):
+        return False
+
+    @functools.wraps(orig)
+    def loss_by_feat(self, cls_scores, data_samples, **kwargs):
+        # The loss itself runs in fp32 under autocast anyway; only the
+        # top-k accuracy's `.numpy()` needs the cast.
+        if isinstance(cls_scores, torch.Tensor) and \
+                cls_scores.dtype == torch.bfloat16:
+            cls_scores = cls_scores.float()
+        return orig(self, cls_scores, data_samples, **kwargs)
+
+    loss_by_feat.__mmmae_patched__ = True
+    head_cls.loss_by_feat = loss_by_feat
+    _log('mmmae.compat: mmaction BaseHead.loss_by_feat casts bf16 scores '
+         'to fp32 (top-k accuracy calls .numpy())')
+    return True
+
+
+class _PatchAfterImport(importlib.abc.MetaPathFinder):
+    """Run ``patch(module)`` right after ``name`` is first imported.
+
+    Importing ``mmaction.models`` takes seconds, so the patch waits until the
+    user (or a config) imports it instead of importing it on ``import mmmae``.
+    """
+
+    def __init__(self, name: str, patch) -> None:
+        self.name = name
+        self.patch = patch
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)  # one shot; also avoids recursion
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+        patch = self.patch
+
+        def exec_and_patch(module):
+            exec_module(module)
+            patch(module)
+
+        spec.loader.exec_module = exec_and_patch
+        return spec
+
+
+def patch_mmaction_head_bf16_topk() -> bool:
+    """Let mmaction heads compute top-k accuracy on bf16 class scores.
+
+    Patches now when ``mmaction.models.heads.base`` is already imported, or
+    else right after its first import.
+
+    Returns:
+        bool: True when a patch was applied or scheduled, False when
+        mmaction is missing or already fixed.
+    """
+    name = 'mmaction.models.heads.base'
+    if importlib.util.find_spec('mmaction') is None:
+        return False
+    if name in sys.modules:
+        return _patch_head_module(sys.modules[name])
+    if not any(isinstance(f, _PatchAfterImport) and f.name == name
+               for f in sys.meta_path):
+        sys.meta_path.insert(0, _PatchAfterImport(name, _patch_head_module))
+    return True
+
+
 def apply_compat_patches() -> Dict[str, bool]:
     """Apply every patch once.
 
@@ -227,6 +311,7 @@ def apply_compat_patches() -> Dict[str, bool]:
     if not _APPLIED:
         for fn in (patch_mmaction_missing_drn,
                    patch_mmaction_multimodal_transformers5,
-                   patch_mmcv_ops_for_lite, patch_mmengine_torch_load):
+                   patch_mmcv_ops_for_lite, patch_mmengine_torch_load,
+                   patch_mmaction_head_bf16_topk):
             _APPLIED[fn.__name__] = fn()
     return dict(_APPLIED)

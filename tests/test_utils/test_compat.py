@@ -16,7 +16,8 @@ def test_patches_applied_once_and_cached():
     first = compat.apply_compat_patches()
     assert set(first) == {
         'patch_mmaction_missing_drn', 'patch_mmaction_multimodal_transformers5',
-        'patch_mmcv_ops_for_lite', 'patch_mmengine_torch_load'
+        'patch_mmcv_ops_for_lite', 'patch_mmengine_torch_load',
+        'patch_mmaction_head_bf16_topk'
     }
     assert compat.apply_compat_patches() == first
 
@@ -106,3 +107,46 @@ def test_import_mmmae_is_enough_for_mmaction_in_fresh_process():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert 'fine' in out.stdout
+
+
+def test_mmaction_head_topk_accepts_bf16_scores():
+    """bf16 AMP fine-tuning with hard labels: the head's top-k accuracy
+    used to fail with 'Got unsupported ScalarType BFloat16'."""
+    from mmaction.registry import MODELS as MMA_MODELS
+    from mmaction.structures import ActionDataSample
+    head = MMA_MODELS.build(
+        dict(type='TimeSformerHead', num_classes=5, in_channels=8))
+    samples = [ActionDataSample().set_gt_label(torch.tensor(i)) for i in (1, 3)]
+    scores = torch.zeros(2, 5)
+    scores[0, 1] = scores[1, 0] = 4.  # first right, second wrong
+    losses = head.loss_by_feat(scores.bfloat16(), samples)
+    assert float(losses['top1_acc']) == 0.5
+    ref = head.loss_by_feat(scores, samples)
+    torch.testing.assert_close(losses['loss_cls'], ref['loss_cls'])
+
+
+def test_head_patch_waits_for_import_and_is_noop_when_fixed():
+    import subprocess
+    # A fresh interpreter: `import mmmae` must not import mmaction.models
+    # (seconds), yet the head is patched once it is imported.
+    code = ('import sys, mmmae\n'
+            'assert "mmaction.models" not in sys.modules\n'
+            'from mmaction.models.heads.base import BaseHead\n'
+            'print(getattr(BaseHead.loss_by_feat, "__mmmae_patched__", 0))')
+    out = subprocess.run([sys.executable, '-W', 'ignore', '-c', code],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith('True')
+
+    import types
+
+    fixed = types.ModuleType('fixed_base')
+
+    class BaseHead:
+
+        def loss_by_feat(self, cls_scores, data_samples):
+            return top_k_accuracy(cls_scores.float().numpy())  # noqa: F821
+
+    fixed.BaseHead = BaseHead
+    assert compat._patch_head_module(fixed) is False
+    assert not hasattr(BaseHead.loss_by_feat, '__mmmae_patched__')

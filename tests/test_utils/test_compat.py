@@ -116,7 +116,9 @@ def test_mmaction_head_topk_accepts_bf16_scores():
     from mmaction.structures import ActionDataSample
     head = MMA_MODELS.build(
         dict(type='TimeSformerHead', num_classes=5, in_channels=8))
-    samples = [ActionDataSample().set_gt_label(torch.tensor(i)) for i in (1, 3)]
+    samples = [
+        ActionDataSample().set_gt_label(torch.tensor(i)) for i in (1, 3)
+    ]
     scores = torch.zeros(2, 5)
     scores[0, 1] = scores[1, 0] = 4.  # first right, second wrong
     losses = head.loss_by_feat(scores.bfloat16(), samples)

@@ -7,9 +7,12 @@ loader prints the error and silently retries another index; the stock
 MMAction2 ``VideoDataset`` crashes the run. :class:`VideoMAEDataset` drops
 what it can detect cheaply at start (missing and zero-byte files, with one
 warning) and, at load time, turns a failure of the *loading* transforms into
-"warn once, count, draw another sample", with the count shared across
-DataLoader workers so the main process (and
-:class:`~mmmae.engine.hooks.BadSampleLoggerHook`) can report it.
+"warn once with the reason, count, draw a deterministic substitute" (or,
+with ``on_bad_video='raise'``, stops at the first bad file), with the count
+shared across DataLoader workers so the main process (and
+:class:`~mmmae.engine.hooks.BadSampleLoggerHook`) can report it. With
+``load_timeout`` the loading stage runs in a killable child process, so a
+decoder that hangs inside C code cannot stall the run.
 """
 import copy
 import logging
@@ -26,12 +29,20 @@ from mmengine.fileio import list_from_file
 from mmengine.logging import print_log
 
 from mmmae.registry import DATASETS
+from .video_guard import (REASONS, BadVideoError, ChildCrashed,
+                          GuardedCaller, LoadTimeout, file_diagnosis,
+                          short_error)
 
-__all__ = ['VideoMAEDataset']
+__all__ = ['VideoMAEDataset', 'BadVideoError']
 
 # Failure codes stored per entry in shared memory (0 = not known bad).
-_REASONS = {1: 'corrupt', 2: 'too short', 3: 'missing', 4: 'error'}
+_REASONS = {i + 1: r for i, r in enumerate(REASONS)}
 _CODES = {v: k for k, v in _REASONS.items()}
+
+_FIX = ('Fix: remove it from the annotation file (`python '
+        'tools/misc/check_dataset.py ANN_FILE --data-prefix DIR --out-dir '
+        'OUT` writes a clean list), or set on_bad_video=\'replace\' in the '
+        'dataset config to train on a deterministic substitute instead.')
 
 # Transforms whose failure means "this file cannot be read". Everything up
 # to and including the last of them in the pipeline is the loading stage.
@@ -50,8 +61,11 @@ class _SharedFlags:
         num (int): number of entries.
     """
 
-    def __init__(self, num: int) -> None:
-        self.data = torch.zeros(num, dtype=torch.uint8).share_memory_()
+    def __init__(self,
+                 num: int,
+                 dtype: torch.dtype = torch.uint8,
+                 fill: int = 0) -> None:
+        self.data = torch.full((num, ), fill, dtype=dtype).share_memory_()
 
     def __deepcopy__(self, memo: dict) -> '_SharedFlags':
         new = _SharedFlags(0)
@@ -59,8 +73,17 @@ class _SharedFlags:
         return new
 
 
-class _VideoTooShort(Exception):
-    """Raised when a video has fewer than ``min_frames`` frames."""
+class _LoadFailure(Exception):
+    """A loading-stage failure whose reason is known from the stage it
+    happened in (``'too short'``, ``'frame count mismatch'``)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f'{self.reason}: {self.detail}'
 
 
 def _is_local(path: str) -> bool:
@@ -70,14 +93,16 @@ def _is_local(path: str) -> bool:
 
 def _short(err: BaseException, limit: int = 200) -> str:
     """First line of an exception message, truncated (decord's are long)."""
-    text = str(err).strip().splitlines()
-    first = text[0] if text else ''
-    # decord echoes bytes of the broken file; keep the log printable ASCII.
-    first = ''.join(c if c.isprintable() and c.isascii() else '?'
-                    for c in first)
-    if len(first) > limit:
-        first = first[:limit] + '...'
-    return f'{type(err).__name__}: {first}' if first else type(err).__name__
+    return short_error(err, limit)
+
+
+def _inds(inds: np.ndarray, limit: int = 8) -> str:
+    """``'[0, 2, ..., 38]'``: sampled indices, shortened for a log line."""
+    vals = [int(i) for i in inds]
+    if len(vals) > limit:
+        return '[' + ', '.join(map(str, vals[:limit - 1])) + \
+            f', ... {vals[-1]}] ({len(vals)} frames)'
+    return str(vals)
 
 
 def _name_list(items: Sequence[Tuple[str, str]], limit: int) -> str:
@@ -110,15 +135,66 @@ class VideoMAEDataset(VideoDataset):
     **At load time** the pipeline runs in two stages. The *loading stage* is
     every transform up to and including the last one whose class name ends
     with ``Init``/``Decode`` or starts with ``Load`` (``DecordInit``,
-    ``SampleFrames``, ``DecordDecode``, ...); if the pipeline has none, every
-    transform is in it. An exception raised in the loading stage, a video
-    with fewer than ``min_frames`` frames, or a loading stage that yields no
-    frames marks the entry bad: it is warned about once (file and reason),
-    counted, never decoded again, and in training another random entry is
-    drawn instead (up to ``max_refetch`` times, as in MMEngine). In test mode
-    a bad entry raises, because a substitute sample would bias the metric.
-    An exception in a later transform (crop, format, mask) is a pipeline
-    bug, not bad data: it is re-raised with the file name attached.
+    ``SampleFrames``, ``DecordDecode``, a PyAV or cached decoder, ...); if
+    the pipeline has none, every transform is in it. An exception raised in
+    the loading stage, a video with fewer than ``min_frames`` frames, or a
+    loading stage that yields fewer frames than it sampled marks the entry
+    bad, with one reason:
+
+    ============================ =========================================
+    ``missing`` / ``empty``      no such file / zero bytes
+    ``not a video``              no known container signature
+    ``truncated``                an MP4/MOV box or the AVI ``RIFF`` chunk
+                                 runs past the end of the file, or an MP4
+                                 lost its ``moov`` index
+    ``too short``                fewer than ``min_frames`` frames
+    ``frame count mismatch``     the header claims N frames but decoding
+                                 the sampled indices fails or returns fewer
+                                 frames (a container that lies about its
+                                 length)
+    ``timeout``                  the loading stage ran past ``load_timeout``
+    ``crashed``                  the decoder killed its process (segfault),
+                                 only detectable with ``load_timeout``
+    ``corrupt``                  any other decoder failure
+    ============================ =========================================
+
+    A bad entry is warned about once (file, reason, decoder message),
+    counted, and never decoded again. An exception in a later transform
+    (crop, format, mask) is a pipeline bug, not bad data: it is re-raised
+    with the file name attached.
+
+    **What happens then** (``on_bad_video``): ``'replace'`` (default) trains
+    on a substitute: entry ``j`` drawn from
+    ``numpy.random.default_rng([seed, idx, attempt])`` over the other
+    entries, ``attempt = 0, 1, ...`` until one loads (at most
+    ``max_refetch``). The substitute therefore depends only on the seed and
+    the data, not on the global RNG, the worker count or which worker saw
+    the failure first; it is the same every epoch, and it is logged once
+    (``replaced X (reason) by Y``) and listed in :attr:`replacements`.
+    ``'raise'`` stops at the first bad file with a
+    :class:`~mmmae.datasets.video_guard.BadVideoError` naming its path, the
+    reason and the fix (at start for missing/empty files). In test mode a
+    bad entry always raises, because a substitute sample would bias the
+    metric.
+
+    **Timeout** (``load_timeout``): a decoder can hang inside C code
+    (dmlc/decord#363), where neither a Python thread timeout nor
+    ``SIGALRM`` can interrupt it (a signal handler only runs between
+    bytecodes). With ``load_timeout=T`` the loading stage runs in a helper
+    process forked from the worker on first use and reused
+    (:class:`~mmmae.datasets.video_guard.GuardedCaller`); after ``T`` s it
+    is killed (``SIGKILL``) and the next sample forks a fresh one. The
+    frames come back pickled through a pipe. That also turns a decoder
+    segfault into a ``crashed`` entry instead of a dead worker. The cost is
+    one copy of the frames per sample through a pipe (0-6 ms CPU measured
+    on top of a ~25 ms decode of 16 small frames, see
+    ``docs/robustness.md``) plus one fork per worker (the helper process is
+    reused; a fork of a torch-loaded process costs ~45 ms CPU, too much per
+    sample). The helper's numpy RNG is its own copy, so clip offsets drawn
+    in the loading stage differ from an unguarded run with the same seed.
+    The default is ``None`` (in-process, no overhead); turn it on (e.g.
+    ``60``) for a crawled data set, or find hanging files offline with
+    ``tools/misc/check_dataset.py --timeout``.
 
     Too-short videos: ``SampleFrames`` (``out_of_bound_opt='loop'``) loops
     the frames of a video shorter than ``clip_len * frame_interval``, as the
@@ -127,7 +203,7 @@ class VideoMAEDataset(VideoDataset):
     no decodable frame) is bad. Set ``min_frames=clip_len * frame_interval``
     to skip short videos instead of looping them.
 
-    The bad-entry flags live in shared memory (one ``uint8`` per entry, a
+    The bad-entry flags (and the substitutes) live in shared memory (a
     ``share_memory_()`` tensor that stays shared when the dataset is deep
     copied), so failures found in DataLoader worker processes are visible to
     the main process: :attr:`num_skipped` is exact with any ``num_workers``
@@ -145,6 +221,13 @@ class VideoMAEDataset(VideoDataset):
             Defaults to True.
         max_logged_names (int): how many file names a warning lists before
             "and N more". Defaults to 20.
+        on_bad_video (str): ``'replace'`` (train on a deterministic
+            substitute) or ``'raise'`` (stop at the first bad file).
+            Defaults to ``'replace'``.
+        load_timeout (float, optional): seconds the loading stage of one
+            sample may take; it then runs in a killable child process.
+            Defaults to None (in-process, no limit).
+        seed (int): seed of the substitute draw. Defaults to 0.
         num_repeats (int): Repeated augmentation (official VideoMAE
             ``--num_sample``): each video is decoded once and the
             transforms after the loading stage run ``num_repeats`` times,
@@ -164,7 +247,22 @@ class VideoMAEDataset(VideoDataset):
                  check_files: bool = True,
                  max_logged_names: int = 20,
                  num_repeats: int = 1,
+                 on_bad_video: str = 'replace',
+                 load_timeout: Optional[float] = None,
+                 seed: int = 0,
                  **kwargs) -> None:
+        if on_bad_video not in ('replace', 'raise'):
+            raise ValueError(f"on_bad_video={on_bad_video!r}: expected "
+                             "'replace' or 'raise'")
+        if load_timeout is not None and not load_timeout > 0:
+            raise ValueError(f'load_timeout={load_timeout!r}: expected a '
+                             'positive number of seconds or None')
+        if load_timeout is not None and not hasattr(os, 'fork'):
+            raise ValueError('load_timeout needs os.fork (Linux/macOS); '
+                             'set load_timeout=None on this platform')
+        self.on_bad_video = on_bad_video
+        self.load_timeout = load_timeout
+        self.seed = int(seed)
         self.min_frames = int(min_frames)
         self.num_repeats = int(num_repeats)
         if self.num_repeats < 1 or (self.num_repeats > 1
@@ -177,6 +275,8 @@ class VideoMAEDataset(VideoDataset):
         # Set before super().__init__, which runs full_init().
         self.skipped: List[Tuple[str, str]] = []
         self._flags: Optional[_SharedFlags] = None
+        self._substitutes: Optional[_SharedFlags] = None
+        self._guard: Optional[GuardedCaller] = None
         self._last_error: Dict[int, str] = {}
         super().__init__(ann_file,
                          pipeline=pipeline,
@@ -209,8 +309,12 @@ class VideoMAEDataset(VideoDataset):
             reason = self._start_check(path)
             if reason is None:
                 kept.append(info)
-            else:
-                skipped.append((path, reason))
+                continue
+            if self.on_bad_video == 'raise':
+                raise BadVideoError(
+                    f'bad video {path} ({reason}) listed in '
+                    f'{self.ann_file} (on_bad_video=\'raise\'). {_FIX}')
+            skipped.append((path, reason))
         self.skipped = skipped
         if skipped:
             print_log(
@@ -289,6 +393,8 @@ class VideoMAEDataset(VideoDataset):
 
     def _reset_failures(self) -> None:
         self._flags = _SharedFlags(len(self))
+        # substitute index per entry, -1 = never replaced
+        self._substitutes = _SharedFlags(len(self), torch.int64, -1)
         self._last_error = {}
 
     @property
@@ -324,28 +430,21 @@ class VideoMAEDataset(VideoDataset):
             dict | list[dict] | None: the pipeline output (a list of
             ``num_repeats`` views when repeating), or None when the video
             is unreadable (recorded) or a transform rejected the sample.
+
+        Raises:
+            BadVideoError: the video is bad and ``on_bad_video='raise'``.
         """
         data_info = self.get_data_info(idx)
         filename = data_info.get('filename', f'<entry {idx}>')
-        transforms = self.pipeline.transforms
-        results = data_info
-        checked_frames = False
         try:
-            for t in transforms[:self._num_loading]:
-                results = t(results)
-                if results is None:
-                    return None
-                if not checked_frames and 'total_frames' in results:
-                    checked_frames = True
-                    if results['total_frames'] < self.min_frames:
-                        raise _VideoTooShort(
-                            f'{results["total_frames"]} frames < min_frames='
-                            f'{self.min_frames}')
-            imgs = results.get('imgs')
-            if imgs is not None and len(imgs) == 0:
-                raise RuntimeError('no frame decoded')
+            if self.load_timeout is None:
+                results = self._load(data_info)
+            else:
+                results = self._guarded_load(data_info)
         except Exception as err:  # noqa: BLE001  (any loading failure)
             self._record_failure(idx, filename, err)
+            return None
+        if results is None:
             return None
 
         if self.num_repeats == 1:
@@ -357,6 +456,58 @@ class VideoMAEDataset(VideoDataset):
             for _ in range(self.num_repeats)
         ]
         return None if any(v is None for v in views) else views
+
+    def _guarded_load(self, data_info: dict) -> Optional[dict]:
+        """:meth:`_load` in this process's helper (forked on first use,
+        reused, replaced after a timeout or crash)."""
+        guard = self._guard
+        if guard is None or not guard.usable:
+            if guard is not None:
+                guard.close()  # pipes inherited from another process
+            guard = self._guard = GuardedCaller(self._load)
+        return guard(data_info, timeout=self.load_timeout)
+
+    def _load(self, results: dict) -> Optional[dict]:
+        """Run the loading stage; raise on anything that makes the video
+        unusable (in a child process when ``load_timeout`` is set).
+
+        Raises:
+            _LoadFailure: too short, or the decoder failed / returned fewer
+                frames after the header claimed ``total_frames``.
+            Exception: a failure before the frame count was known (open).
+        """
+        total = None
+        for t in self.pipeline.transforms[:self._num_loading]:
+            try:
+                results = t(results)
+            except Exception as err:
+                inds = results.get('frame_inds')
+                if total is None or inds is None:
+                    raise  # failed to open: the file decides the reason
+                inds = np.asarray(inds).ravel()
+                raise _LoadFailure(
+                    'frame count mismatch',
+                    f'header claims {total} frames; {type(t).__name__} '
+                    f'failed on sampled indices {_inds(inds)}: '
+                    f'{_short(err)}') from err
+            if results is None:
+                return None
+            if total is None and 'total_frames' in results:
+                total = int(results['total_frames'])
+                if total < self.min_frames:
+                    raise _LoadFailure(
+                        'too short',
+                        f'{total} frames < min_frames={self.min_frames}')
+        imgs = results.get('imgs')
+        if imgs is not None:
+            inds = results.get('frame_inds')
+            want = None if inds is None else int(np.size(inds))
+            if len(imgs) == 0 or (want is not None and len(imgs) < want):
+                raise _LoadFailure(
+                    'frame count mismatch',
+                    f'header claims {total} frames; decoded {len(imgs)} of '
+                    f'{want if want is not None else "?"} sampled frames')
+        return results
 
     def _augment(self, results: dict, filename: str) -> Optional[dict]:
         """Run the transforms after the loading stage."""
@@ -373,17 +524,52 @@ class VideoMAEDataset(VideoDataset):
                 return None
         return results
 
+    @staticmethod
+    def classify_failure(filename: str,
+                         err: BaseException) -> Tuple[str, str]:
+        """``(reason, detail)`` of a loading-stage failure.
+
+        The guard's verdict comes first (``timeout``, ``crashed``), then
+        what the file itself shows (``missing``, ``empty``, ``not a
+        video``, ``truncated``: the root cause even when the decoder
+        failed later), then the stage the loader failed in (``too short``,
+        ``frame count mismatch``), else ``corrupt``.
+
+        Args:
+            filename (str): the video path.
+            err (BaseException): what the loading stage raised.
+
+        Returns:
+            tuple[str, str]: a reason from
+            :data:`~mmmae.datasets.video_guard.REASONS` and a detail.
+        """
+        if isinstance(err, LoadTimeout):
+            return 'timeout', str(err)
+        if isinstance(err, ChildCrashed):
+            return 'crashed', str(err)
+        file_why, file_detail = (file_diagnosis(filename)
+                                 if _is_local(filename) else (None, None))
+        if file_why is not None:
+            return file_why, f'{file_detail}; decoder: {_short(err)}'
+        if isinstance(err, FileNotFoundError):
+            return 'missing', _short(err)
+        if isinstance(err, _LoadFailure):
+            return err.reason, err.detail
+        return 'corrupt', _short(err)
+
     def _record_failure(self, idx: int, filename: str,
                         err: BaseException) -> None:
-        """Flag entry ``idx`` as bad and warn the first time it is seen."""
-        if isinstance(err, _VideoTooShort):
-            reason = 'too short'
-        elif isinstance(err, FileNotFoundError):
-            reason = 'missing'
-        else:
-            reason = 'corrupt'
-        detail = _short(err)
+        """Flag entry ``idx`` as bad and warn the first time it is seen.
+
+        Raises:
+            BadVideoError: when ``on_bad_video='raise'``.
+        """
+        reason, detail = self.classify_failure(filename, err)
         self._last_error[idx] = f'{reason}: {detail}'
+        if self.on_bad_video == 'raise' and not self.test_mode:
+            raise BadVideoError(
+                f'bad video {filename} ({reason}: {detail}) '
+                f"(on_bad_video='raise'). {_FIX}") from err
         assert self._failures is not None
         first = int(self._failures[idx]) == 0
         self._failures[idx] = _CODES[reason]
@@ -391,30 +577,40 @@ class VideoMAEDataset(VideoDataset):
             # Other workers skip a flagged entry, so this is warned once.
             print_log(
                 f'{type(self).__name__}: skipping unreadable video '
-                f'{filename} ({reason}; {detail}); drawing another sample',
+                f'{filename} ({reason}; {detail})',
                 logger='current',
                 level=logging.WARNING)
 
-    def _rand_good_index(self) -> int:
-        """A random entry not known to be bad (numpy global RNG, like
-        MMEngine's ``_rand_another``)."""
-        assert self._failures is not None
-        good = torch.nonzero(self._failures == 0).flatten()
-        if good.numel() == 0:
-            raise RuntimeError(
-                f'every one of the {len(self)} videos in {self.ann_file!r} '
-                'failed to load; ' + _name_list(self.skipped_videos, 5) +
-                '. Check the files and the pipeline\'s loading transforms.')
-        return int(good[np.random.randint(good.numel())])
+    def substitute_index(self, idx: int, attempt: int) -> int:
+        """The ``attempt``-th substitute candidate for entry ``idx``.
+
+        Uniform over the other entries, from an RNG seeded by
+        ``(seed, idx, attempt)``: independent of numpy's global RNG, of
+        the worker count and of which entries are already known bad.
+
+        Args:
+            idx (int): the bad entry.
+            attempt (int): 0 for the first candidate, 1 if that one is
+                bad too, ...
+
+        Returns:
+            int: an index ``!= idx``.
+        """
+        n = len(self)
+        rng = np.random.default_rng([self.seed, int(idx), int(attempt)])
+        j = int(rng.integers(n - 1))
+        return j + 1 if j >= idx else j
 
     def __getitem__(self, idx: int) -> dict:
-        """Pipeline output of entry ``idx``, or of a random good entry when
-        ``idx`` is unreadable (training only).
+        """Pipeline output of entry ``idx``, or of its deterministic
+        substitute when ``idx`` is unreadable (training only).
 
         Raises:
             RuntimeError: in test mode when ``idx`` is unreadable; in
-                training when every entry is bad or ``max_refetch`` draws
-                all fail.
+                training when every entry is bad or ``max_refetch``
+                candidates all fail.
+            BadVideoError: at the first bad video with
+                ``on_bad_video='raise'``.
         """
         if not self._fully_initialized:
             print_log(
@@ -436,16 +632,61 @@ class VideoMAEDataset(VideoDataset):
                     'the evaluation)')
             return data
 
-        for _ in range(self.max_refetch + 1):
-            # A known-bad entry is not decoded again.
-            if int(self._failures[idx]) == 0:
-                data = self.prepare_data(idx)
-                if data is not None:
-                    return data
-            idx = self._rand_good_index()
+        # A known-bad entry is not decoded again.
+        if int(self._failures[idx]) == 0:
+            data = self.prepare_data(idx)
+            if data is not None:
+                return data
+        for attempt in range(self.max_refetch):
+            self._check_any_good()
+            if len(self) < 2:
+                break
+            j = self.substitute_index(idx, attempt)
+            if int(self._failures[j]) != 0:
+                continue
+            data = self.prepare_data(j)
+            if data is not None:
+                self._note_substitute(idx, j, attempt)
+                return data
+        self._check_any_good()
         raise RuntimeError(
             f'no loadable sample after {self.max_refetch} refetches from '
             f'{self.ann_file!r}; check the pipeline')
+
+    def _check_any_good(self) -> None:
+        assert self._failures is not None
+        if bool((self._failures != 0).all()):
+            raise RuntimeError(
+                f'every one of the {len(self)} videos in {self.ann_file!r} '
+                'failed to load; ' + _name_list(self.skipped_videos, 5) +
+                '. Check the files and the pipeline\'s loading transforms.')
+
+    def _note_substitute(self, idx: int, sub: int, attempt: int) -> None:
+        """Record (shared) and log, once per entry, the substitute used."""
+        assert self._substitutes is not None
+        if int(self._substitutes.data[idx]) == sub:
+            return
+        self._substitutes.data[idx] = sub
+        code = int(self._failures[idx]) if self._failures is not None else 0
+        why = _REASONS.get(code, 'rejected by a transform')
+        print_log(
+            f'{type(self).__name__}: replaced {self._path(idx)} ({why}) by '
+            f'{self._path(sub)} (seed={self.seed}, attempt={attempt})',
+            logger='current',
+            level=logging.INFO)
+
+    def _path(self, idx: int) -> str:
+        return self.get_data_info(idx).get('filename', f'<entry {idx}>')
+
+    @property
+    def replacements(self) -> List[Tuple[str, str]]:
+        """``(bad path, substitute path)`` of every entry replaced so far
+        (in this process or any DataLoader worker of this rank)."""
+        if self._substitutes is None:
+            return []
+        subs = self._substitutes.data
+        return [(self._path(i), self._path(int(subs[i])))
+                for i in torch.nonzero(subs >= 0).flatten().tolist()]
 
     # ------------------------------------------------------------- reporting
     @property

@@ -164,14 +164,16 @@ def test_corrupt_videos_skipped_at_load(bad_dir, tmp_path, warnings_log):
             assert out['inputs'].shape == (1, 3, 8, 32, 32)
             assert 'clip_' in out['data_samples'].filename
     assert ds.num_skipped == 2
+    # The reason names the cause: random bytes, a cut mp4 without moov.
     assert sorted(ds.skipped_videos) == [
-        (str(bad_dir / 'corrupt.mp4'), 'corrupt'),
-        (str(bad_dir / 'truncated.mp4'), 'corrupt')
+        (str(bad_dir / 'corrupt.mp4'), 'not a video'),
+        (str(bad_dir / 'truncated.mp4'), 'truncated')
     ]
     warnings = [m for m, level in warnings_log if level == 30]
     assert len(warnings) == 2
-    assert any('corrupt.mp4' in m and 'corrupt' in m for m in warnings)
-    assert any('truncated.mp4' in m for m in warnings)
+    assert any('corrupt.mp4' in m and 'not a video' in m for m in warnings)
+    assert any('truncated.mp4' in m and "'mdat' box needs" in m
+               for m in warnings)
 
 
 def test_too_short_video_is_looped_or_skipped(bad_dir, tmp_path):
@@ -250,9 +252,11 @@ def test_counts_shared_with_dataloader_workers(bad_dir, tmp_path, deep_copied):
     # Found in the workers, counted exactly in the main process.
     assert ds.num_skipped == 5
     assert sorted(ds.load_failures) == sorted(
-        (str(bad_dir / n), 'corrupt')
-        for n in ('corrupt.mp4', 'corrupt2.mp4', 'truncated.mp4'))
-    assert {r for _, r in ds.skipped_videos} == {'corrupt', 'empty', 'missing'}
+        [(str(bad_dir / n), 'not a video')
+         for n in ('corrupt.mp4', 'corrupt2.mp4')] +
+        [(str(bad_dir / 'truncated.mp4'), 'truncated')])
+    assert {r for _, r in ds.skipped_videos} == {
+        'not a video', 'truncated', 'empty', 'missing'}
 
 
 def test_subset_has_fresh_flags(bad_dir, tmp_path):

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import os.path as osp
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -69,10 +70,14 @@ def build_dataset(root):
 def test_format_message():
     entries = [(f'v{i}.mp4', 'corrupt') for i in range(25)]
     msg = BadSampleLoggerHook.format_message(entries, 3)
-    assert msg == ('skipped 25 unreadable videos: v0.mp4 (corrupt), '
-                   'v1.mp4 (corrupt), v2.mp4 (corrupt) and 22 more')
+    assert msg == ('skipped 25 unreadable videos (25 corrupt): v0.mp4 '
+                   '(corrupt), v1.mp4 (corrupt), v2.mp4 (corrupt) and 22 '
+                   'more')
     assert BadSampleLoggerHook.format_message([('a.mp4', 'missing')]) == \
-        'skipped 1 unreadable video: a.mp4 (missing)'
+        'skipped 1 unreadable video (1 missing): a.mp4 (missing)'
+    mixed = [('a', 'timeout'), ('b', 'missing'), ('c', 'timeout')]
+    assert BadSampleLoggerHook.format_message(mixed).startswith(
+        'skipped 3 unreadable videos (2 timeout, 1 missing): a (timeout)')
 
 
 def test_finds_datasets_through_wrappers(dirty_dir):
@@ -123,9 +128,13 @@ def test_hook_in_runner(dirty_dir, tmp_path, wrap):
     log_file, = glob.glob(osp.join(str(tmp_path), '*', '*.log'))
     text = open(log_file).read()
     assert 'skipped 3 unreadable videos' in text
-    for name, reason in [('bad_a.mp4', 'corrupt'), ('bad_b.mp4', 'corrupt'),
+    for name, reason in [('bad_a.mp4', 'not a video'),
+                         ('bad_b.mp4', 'not a video'),
                          ('missing.mp4', 'missing')]:
         assert f'{name} ({reason})' in text
+    # The substitutes are listed too (deterministic, from the main process).
+    assert re.search(r'replaced 2 bad videos: \S*bad_\w\.mp4 -> '
+                     r'\S*clip_\d\.mp4', text)
     # Reported once (epoch 1), not repeated when nothing changed.
     assert text.count('skipped 3 unreadable videos') == 1
 
@@ -159,8 +168,8 @@ def test_hook_with_runner_like_object(dirty_dir):
     assert runner.message_hub.get_scalar(
         'train/skipped_videos').current() == 1  # missing.mp4, at start
     hook.after_train_epoch(runner)
-    assert records == [(logging.WARNING, f'skipped 1 unreadable video: '
-                        f'{dirty_dir / "missing.mp4"} (missing)')]
+    assert records == [(logging.WARNING, f'skipped 1 unreadable video '
+                        f'(1 missing): {dirty_dir / "missing.mp4"} (missing)')]
     np.random.seed(0)
     for i in range(len(ds)):
         ds[i]
@@ -168,10 +177,15 @@ def test_hook_with_runner_like_object(dirty_dir):
     assert runner.message_hub.get_scalar('train/skipped_videos').current() == 3
     hook.after_train_epoch(runner)
     hook.after_train(runner)  # identical: not repeated
-    assert len(records) == 2
+    assert len(records) == 3
     assert records[1][0] == logging.WARNING
-    assert records[1][1].startswith('skipped 3 unreadable videos: ')
+    assert records[1][1].startswith(
+        'skipped 3 unreadable videos (2 not a video, 1 missing): ')
     assert records[1][1].endswith(' and 2 more')
+    # then the substitutes the two load-time failures were replaced by
+    assert records[2][0] == logging.INFO
+    assert records[2][1].startswith('replaced 2 bad videos: ')
+    assert records[2][1].endswith(' and 1 more')  # max_names=1
 
     runner.train_dataloader = dict(dataset=dict())  # not built yet
     hook.after_train_iter(runner, 2)

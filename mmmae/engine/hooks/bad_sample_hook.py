@@ -49,12 +49,18 @@ class BadSampleLoggerHook(Hook):
     After every training epoch and at the end of training it logs, through
     ``runner.logger``::
 
-        skipped 3 unreadable videos: a.mp4 (corrupt), b.mp4 (missing), ...
+        skipped 3 unreadable videos (2 corrupt, 1 missing): a.mp4 (corrupt),
+        b.mp4 (corrupt), c.mp4 (missing)
 
     (a warning when new ones appeared since the last report, the names
-    capped at ``max_names``). After every training iteration it puts the
-    running count into the message hub as ``train/skipped_videos``, so the
-    logger hook writes ``skipped_videos`` into the text and json logs.
+    capped at ``max_names``), then, when the dataset trained on substitutes
+    (``VideoMAEDataset(on_bad_video='replace')``), the substitutes::
+
+        replaced 2 bad videos: a.mp4 -> d.mp4, b.mp4 -> e.mp4
+
+    After every training iteration it puts the running count into the
+    message hub as ``train/skipped_videos``, so the logger hook writes
+    ``skipped_videos`` into the text and json logs.
 
     The dataset may be a :class:`~mmmae.datasets.VideoMAEDataset` or any
     MMEngine wrapper around one (``ConcatDataset``, ``RepeatDataset``,
@@ -82,6 +88,12 @@ class BadSampleLoggerHook(Hook):
         if loader is None or isinstance(loader, dict):
             return []
         return find_skip_reporting_datasets(loader)
+
+    def _replacements(self, runner) -> List[Tuple[str, str]]:
+        pairs: List[Tuple[str, str]] = []
+        for ds in self._datasets(runner):
+            pairs += list(getattr(ds, 'replacements', []))
+        return pairs
 
     def _count(self, runner) -> int:
         return sum(ds.num_skipped for ds in self._datasets(runner))
@@ -124,11 +136,20 @@ class BadSampleLoggerHook(Hook):
             return
         runner.logger.log(logging.WARNING if new else logging.INFO,
                           self.format_message(entries, self.max_names))
+        pairs = self._replacements(runner)
+        if pairs:
+            shown = ', '.join(f'{a} -> {b}' for a, b in pairs[:self.max_names])
+            if len(pairs) > self.max_names:
+                shown += f' and {len(pairs) - self.max_names} more'
+            noun = 'video' if len(pairs) == 1 else 'videos'
+            runner.logger.log(logging.INFO,
+                              f'replaced {len(pairs)} bad {noun}: {shown}')
 
     @staticmethod
     def format_message(entries: Sequence[Tuple[str, str]],
                        max_names: int = 20) -> str:
-        """``'skipped N unreadable videos: a.mp4 (corrupt), ... and K more'``.
+        """``'skipped N unreadable videos (counts per reason): a.mp4
+        (corrupt), ... and K more'``.
 
         Args:
             entries (Sequence[tuple[str, str]]): ``(path, reason)`` pairs.
@@ -141,4 +162,10 @@ class BadSampleLoggerHook(Hook):
         if len(entries) > max_names:
             shown += f' and {len(entries) - max_names} more'
         noun = 'video' if len(entries) == 1 else 'videos'
-        return f'skipped {len(entries)} unreadable {noun}: {shown}'
+        counts: dict = {}
+        for _, r in entries:
+            counts[r] = counts.get(r, 0) + 1
+        per_reason = ', '.join(f'{n} {r}' for r, n in sorted(
+            counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        return (f'skipped {len(entries)} unreadable {noun} ({per_reason}): '
+                f'{shown}')

@@ -399,34 +399,38 @@ def convert_any_videomae(sd: StateDict) -> Tuple[StateDict, str, List[str]]:
     return out, fmt, notes
 
 
-def load_checkpoint_file(path: str) -> Tuple[object, List[str]]:
-    """Load a checkpoint file.
+def load_checkpoint_file(path: str,
+                         trusted: bool = False) -> Tuple[object, List[str]]:
+    """Load a checkpoint file for conversion, without running pickled code.
 
-    ``.safetensors`` files are read with ``safetensors``. Other files are
-    tried with ``torch.load(weights_only=True)`` first; official training
-    checkpoints pickle ``argparse.Namespace`` args and need
-    ``weights_only=False``, which executes pickled code: only convert files
-    you trust.
+    Goes through :func:`mmmae.utils.checkpoint_io.load_checkpoint_file`:
+    ``.safetensors`` via ``safetensors``, anything else with
+    ``torch.load(weights_only=True)`` and the allow-list of harmless objects
+    real checkpoints hold (official training checkpoints' ``argparse``
+    args, MMEngine's message hub and numpy state included).
 
     Args:
         path (str): Checkpoint path.
+        trusted (bool): Load it as a full pickle (``--trust-pickle``); only
+            for files you trust. Defaults to False.
 
     Returns:
         tuple: (loaded object, notes).
+
+    Raises:
+        ConversionError: The file pickles other objects; the message names
+            the file, the refused globals and ``--trust-pickle``.
     """
+    from mmmae.utils.checkpoint_io import (UntrustedCheckpointError,
+                                           load_checkpoint_file as _load)
     notes = []
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        return load_file(path, device='cpu'), notes
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # pickle.UnpicklingError and friends
-        notes.append(
-            'loaded with torch.load(weights_only=False): the file holds '
-            f'pickled Python objects ({type(exc).__name__}: '
-            f'{str(exc).splitlines()[0][:120]}). Only convert checkpoints '
-            'you trust.')
-        obj = torch.load(path, map_location='cpu', weights_only=False)
+        obj = _load(path, map_location='cpu', trusted=trusted)
+    except UntrustedCheckpointError as exc:
+        raise ConversionError(str(exc)) from None
+    if trusted and not path.endswith('.safetensors'):
+        notes.append('loaded as a full pickle (--trust-pickle, '
+                     'weights_only=False): only for checkpoints you trust')
     return obj, notes
 
 

@@ -192,7 +192,7 @@ def test_encoder_only_checkpoint(tmp_path):
 
 
 def test_pickled_training_checkpoint(tmp_path, capsys):
-    """Official training saves pickle argparse args: weights_only=False."""
+    """Official training pickles argparse args: allow-listed, still safe."""
     fx = load_fixture('videomae_v2_pretrain_tiny.pth')
     ckpt = dict(
         model=fx['checkpoint']['model'],
@@ -200,8 +200,33 @@ def test_pickled_training_checkpoint(tmp_path, capsys):
         args=argparse.Namespace(model='pretrain_videomae_base_patch16_224'))
     rc, out = convert(tmp_path, ckpt)
     assert rc == 0
-    assert 'weights_only=False' in capsys.readouterr().out
+    assert 'full pickle' not in capsys.readouterr().out
     build_algorithm(4).load_state_dict(out['state_dict'], strict=True)
+
+
+class _Payload:
+    """Pickles as a call that would create ``self.path`` when unpickled."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, 'w'))
+
+
+def test_untrusted_pickle_refused_then_trusted(tmp_path, capsys):
+    fx = load_fixture('videomae_v2_pretrain_tiny.pth')
+    marker = tmp_path / 'side_effect'
+    ckpt = dict(model=fx['checkpoint']['model'], extra=_Payload(marker))
+    rc, out = convert(tmp_path, ckpt)
+    err = capsys.readouterr().err
+    assert rc == 1 and out is None
+    assert not marker.exists()  # nothing of the pickle ran
+    assert 'src.pth' in err and 'io.open' in err
+    assert '--trust-pickle' in err and 'nothing written' in err
+    rc, out = convert(tmp_path, ckpt, '--trust-pickle')
+    assert rc == 0 and marker.exists()
+    assert 'full pickle' in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------
@@ -241,13 +266,20 @@ def test_algorithm_target_would_drop_classifier(tmp_path, capsys):
 
 
 def test_shape_mismatch_with_inferred_model_fails(tmp_path, capsys):
-    """A tensor whose shape the inferred model cannot hold is reported."""
+    """Every tensor the inferred model cannot hold is reported, not just
+    the first, with both shapes."""
     fx = load_fixture('videomae_v1_pretrain_tiny.pth')
     sd = dict(fx['checkpoint']['model'])
     sd['encoder.blocks.1.attn.q_bias'] = torch.zeros(65)
+    sd['encoder.blocks.1.mlp.fc1.weight'] = torch.zeros(100, 64)
     rc, _ = convert(tmp_path, {'model': sd})
     assert rc == 1
-    assert 'backbone.blocks.1.attn.q_bias' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert '2 shape mismatches' in err
+    assert 'backbone.blocks.1.attn.q_bias: checkpoint (65,) vs model (64,)' \
+        in err
+    assert ('backbone.blocks.1.mlp.fc1.weight: checkpoint (100, 64) vs '
+            'model (256, 64)') in err
 
 
 # --------------------------------------------------------------------------

@@ -51,7 +51,7 @@ if _REPO not in sys.path:  # run as a script from a source checkout
 
 import mmmae  # noqa: E402,F401  (compat patches)
 from mmmae.utils.checkpoint_converters import (  # noqa: E402
-    format_key_list, load_checkpoint_file)
+    ConversionError, format_key_list, load_checkpoint_file)
 from mmmae.utils.official_export import (export_to_official,  # noqa: E402
                                          official_wrapper_key)
 
@@ -83,6 +83,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         action='store_true',
         help='also fail when the official model could not load the result '
         'strictly (missing classifier/decoder, non-official keys)')
+    parser.add_argument(
+        '--trust-pickle',
+        action='store_true',
+        help='load SRC as a full pickle (torch.load(weights_only=False)) '
+        'when it holds objects outside the safe allow-list; this can run '
+        'code from the file: only for checkpoints you trust')
     return parser.parse_args(argv)
 
 
@@ -92,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         int: Exit status (0 ok, 1 failure).
     """
-    obj, notes = load_checkpoint_file(args.src)
+    obj, notes = load_checkpoint_file(
+        args.src, trusted=getattr(args, 'trust_pickle', False))
     try:
         res = export_to_official(obj, kind=args.kind, strict=True)
     except (KeyError, TypeError, ValueError) as exc:
@@ -144,7 +151,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     Returns:
         int: Exit status (0 success, 1 conversion error).
     """
-    return run(parse_args(argv))
+    try:
+        return run(parse_args(argv))
+    except ConversionError as exc:  # e.g. a pickle outside the allow-list
+        print(f'ERROR: {exc}', file=sys.stderr)
+        print('nothing written', file=sys.stderr)
+        return 1
 
 
 if __name__ == '__main__':

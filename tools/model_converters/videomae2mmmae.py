@@ -345,6 +345,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         action='store_true',
         help='also fail when the target model would have missing keys or a '
         'caveat was found (e.g. HF first-token pooling)')
+    parser.add_argument(
+        '--trust-pickle',
+        action='store_true',
+        help='load SRC as a full pickle (torch.load(weights_only=False)) '
+        'when it holds objects outside the safe allow-list; this can run '
+        'code from the file: only for checkpoints you trust')
     return parser.parse_args(argv)
 
 
@@ -354,7 +360,8 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         int: Exit status (0 ok, 1 failure).
     """
-    obj, notes = load_checkpoint_file(args.src)
+    obj, notes = load_checkpoint_file(
+        args.src, trusted=getattr(args, 'trust_pickle', False))
     sd, n = unwrap(obj)
     notes += n
     num_src = len(sd)
@@ -401,7 +408,9 @@ def run(args: argparse.Namespace) -> int:
             errors.append('unexpected keys (the target model has no place '
                           f'for them; they would be dropped): {unexpected}')
         if mismatch:
-            errors.append(f'shape mismatches: {mismatch}')
+            errors.append(
+                f'{len(mismatch)} shape mismatches (key: checkpoint '
+                'shape vs model shape):\n    ' + '\n    '.join(mismatch))
         if missing and args.strict:
             errors.append(f'--strict: missing keys {missing}')
 

@@ -82,6 +82,7 @@ train_dataloader = dict(
     batch_size=8,  # videos per GPU
     num_workers=8,
     persistent_workers=True,
+    pin_memory=True,
     drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
@@ -93,6 +94,7 @@ val_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
+    pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
@@ -104,6 +106,7 @@ test_dataloader = dict(
     batch_size=1,
     num_workers=8,
     persistent_workers=True,
+    pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,

@@ -13,13 +13,17 @@ data_root = 'data/kinetics400/videos_train'
 ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
 
 train_pipeline = [
-    dict(type='mmaction.DecordInit', num_threads=1),
+    # PyAV with keyframe seeking: the exact frames (decord's random access
+    # returns wrong frames on some B-frame files) at 1.4-1.9x less CPU than
+    # decord (docs/benchmarks.md, "Data pipeline"); a file PyAV cannot read
+    # is not retried with decord (fallback only goes decord -> PyAV)
+    dict(type='VideoInit', backend='pyav', num_threads=1),
     dict(
         type='mmaction.SampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=1),
-    dict(type='mmaction.DecordDecode'),
+    dict(type='VideoDecode'),
     # official GroupMultiScaleCrop(224, [1, .875, .75, .66], max_distort=1,
     # fix_crop=True, more_fix_crop=True): 13 fixed offsets
     dict(
@@ -37,8 +41,15 @@ train_pipeline = [
 
 train_dataloader = dict(
     batch_size=32,  # per GPU
+    # One decord thread per worker and 8 workers per GPU: a 16x4 clip costs
+    # ~0.1 s of CPU to decode (docs/benchmarks.md, "Data pipeline"), so a
+    # GPU at ~500 clips/s (bf16 ViT-B) needs more cores than the workers
+    # here; see the docs for repeated sampling and the frame cache.
+    # prefetch_factor stays at torch's default (2): setting it here would
+    # make every `num_workers=0` override (tests, debugging) raise.
     num_workers=8,
     persistent_workers=True,
+    pin_memory=True,
     drop_last=True,  # as the official DataLoader
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),

@@ -1,0 +1,377 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""Video loading transforms: decord with a keyframe-seeking PyAV fallback,
+and a pre-decoded frame cache.
+
+:class:`VideoInit` opens a video and :class:`VideoDecode` returns the frames
+at ``results['frame_inds']`` (set by ``mmaction.SampleFrames`` in between) as
+one ``(T, H, W, 3)`` uint8 RGB array. Three readers share one small
+interface (``len(reader)``, ``reader.fps``, ``reader.get_batch(inds)``):
+
+- ``decord.VideoReader`` opened on the *path* (MMAction2's ``DecordInit``
+  first copies the whole file into a ``BytesIO``), ``num_threads=1`` by
+  default: with one clip per DataLoader worker, every worker decoding on
+  one thread keeps the cores busy without oversubscription
+  (``tools/benchmark/data_pipeline.py`` measures 1 vs 0 = auto);
+- :class:`PyAVSeekReader`: seeks to the keyframe at or before the first
+  wanted frame and decodes forward only up to the last wanted one, skipping
+  non-reference frames that are not wanted. MMAction2's ``PyAVDecode``
+  decodes the video from its first frame, so its cost grows with the
+  position of the clip in the video;
+- :class:`NpyFrameReader`: a ``(T, H, W, 3)`` uint8 ``.npy`` written by
+  ``tools/dataset_converters/cache_frames.py``, memory-mapped, so a clip
+  costs a gather of ``T`` frames and no decoding.
+
+With ``fallback='pyav'`` a video that decord cannot open or decode is read
+with PyAV instead of being dropped (decord fails on some streams FFmpeg
+reads fine). The class names end with ``Init``/``Decode`` so that
+:class:`~mmmae.datasets.VideoMAEDataset` counts them as its loading stage
+(a failure marks the file bad, and repeated sampling decodes once).
+"""
+import os.path as osp
+from typing import Dict, Optional
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmmae.registry import TRANSFORMS
+
+__all__ = [
+    'PyAVSeekReader', 'NpyFrameReader', 'VideoInit', 'VideoDecode',
+    'FrameCacheInit'
+]
+
+_BACKENDS = ('auto', 'decord', 'pyav', 'npy')
+
+
+class PyAVSeekReader:
+    """Frame-accurate random access to a video with PyAV, by seeking.
+
+    At construction the packets of the video stream are demuxed once (no
+    decoding) to learn the presentation timestamps: frame ``i`` is the
+    ``i``-th smallest packet ``pts``, which is the order a sequential decode
+    returns frames in, and the keyframe timestamps say where a seek lands.
+
+    :meth:`get_batch` groups the wanted frames into runs that need no new
+    seek (the next wanted frame comes before the next keyframe that could
+    be seeked to), seeks to the keyframe at or before each run's first
+    frame (``container.seek(pts, backward=True, stream=...)``), decodes
+    forward and stops at the run's last frame. Packets of unwanted frames
+    are decoded with ``skip_frame='NONREF'``: a frame that no other frame
+    references is then not decoded at all (about half of an x264 stream
+    with B-frames), while reference frames still are.
+
+    Args:
+        path (str): local video file.
+        num_threads (int): FFmpeg decoding threads; 1 (default) suits one
+            reader per DataLoader worker, 0 lets FFmpeg choose.
+        skip_nonref (bool): skip unwanted non-reference frames.
+            Defaults to True.
+
+    Raises:
+        ValueError: the file has no video stream or no frame timestamps.
+    """
+
+    def __init__(self,
+                 path: str,
+                 num_threads: int = 1,
+                 skip_nonref: bool = True) -> None:
+        import av
+        self.path = path
+        self.skip_nonref = skip_nonref
+        self._container = av.open(path)
+        if not self._container.streams.video:
+            self.close()
+            raise ValueError(f'{path}: no video stream')
+        stream = self._container.streams.video[0]
+        stream.thread_count = int(num_threads)
+        self._stream = stream
+        pts, key = [], []
+        for packet in self._container.demux(stream):
+            if packet.pts is None or packet.size == 0:
+                continue  # flush packets / packets without a timestamp
+            pts.append(packet.pts)
+            key.append(packet.is_keyframe)
+        if not pts:
+            self.close()
+            raise ValueError(f'{path}: no video packet with a timestamp')
+        pts_arr = np.asarray(pts, dtype=np.int64)
+        order = np.argsort(pts_arr, kind='stable')
+        self._pts = pts_arr[order]
+        self._key_pts = np.sort(pts_arr[np.asarray(key, dtype=bool)])
+        if len(self._key_pts) == 0:
+            self._key_pts = self._pts[:1]
+        rate = stream.average_rate or stream.guessed_rate
+        self.fps = float(rate) if rate else 30.0
+
+    def __len__(self) -> int:
+        return len(self._pts)
+
+    def close(self) -> None:
+        """Close the container (also done when the reader is collected)."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001  (interpreter shutdown)
+            pass
+
+    def _keyframe_before(self, pts: int) -> int:
+        """Timestamp of the last keyframe at or before ``pts``."""
+        i = int(np.searchsorted(self._key_pts, pts, side='right')) - 1
+        return int(self._key_pts[max(i, 0)])
+
+    def get_batch(self, inds) -> np.ndarray:
+        """Decode the frames at ``inds`` (any order, repeats allowed).
+
+        Args:
+            inds (Sequence[int] | np.ndarray): frame indices in
+                ``[0, len(self))``.
+
+        Returns:
+            np.ndarray: ``(len(inds), H, W, 3)`` uint8 RGB frames.
+
+        Raises:
+            IndexError: an index is out of range.
+            RuntimeError: a wanted frame was not produced by the decoder.
+        """
+        inds = np.asarray(inds, dtype=np.int64).reshape(-1)
+        if inds.size == 0:
+            raise IndexError(f'{self.path}: no frame index given')
+        if inds.min() < 0 or inds.max() >= len(self):
+            raise IndexError(f'{self.path}: frame index out of range '
+                             f'[0, {len(self)}): {inds.min()}..{inds.max()}')
+        uniq = np.unique(inds)
+        frames: Dict[int, np.ndarray] = {}
+        want_pts = self._pts[uniq]
+        start = 0
+        while start < len(uniq):
+            # one seek per run: extend the run while the next wanted frame
+            # lies before the next keyframe a fresh seek would start from
+            key = self._keyframe_before(int(want_pts[start]))
+            end = start + 1
+            while (end < len(uniq)
+                   and self._keyframe_before(int(want_pts[end])) == key):
+                end += 1
+            self._decode_run(key, uniq[start:end], want_pts[start:end],
+                             frames)
+            start = end
+        missing = [int(i) for i in uniq if int(i) not in frames]
+        if missing:
+            raise RuntimeError(f'{self.path}: the decoder produced no frame '
+                               f'for indices {missing[:5]}')
+        return np.stack([frames[int(i)] for i in inds])
+
+    def _decode_run(self, key_pts: int, idx: np.ndarray, pts: np.ndarray,
+                    out: Dict[int, np.ndarray]) -> None:
+        """Seek to ``key_pts`` and decode until the frames ``idx`` (whose
+        timestamps are ``pts``, ascending) are in ``out``."""
+        container, stream = self._container, self._stream
+        ctx = stream.codec_context
+        wanted = dict(zip(pts.tolist(), idx.tolist()))
+        last = int(pts[-1])
+        container.seek(key_pts, backward=True, any_frame=False, stream=stream)
+        ctx.flush_buffers()
+        done = False
+        try:
+            for packet in container.demux(stream):
+                if self.skip_nonref:
+                    # a wanted frame and every packet without a timestamp is
+                    # decoded in full; others only if a frame references them
+                    ctx.skip_frame = ('DEFAULT' if packet.pts is None
+                                      or packet.pts in wanted else 'NONREF')
+                for frame in ctx.decode(packet):
+                    i = wanted.get(frame.pts)
+                    if i is not None and i not in out:
+                        out[i] = frame.to_ndarray(format='rgb24')
+                    if frame.pts is not None and frame.pts >= last:
+                        done = True
+                if done or all(i in out for i in wanted.values()):
+                    break
+        finally:
+            ctx.skip_frame = 'DEFAULT'
+
+
+class NpyFrameReader:
+    """Frames of a ``(T, H, W, 3)`` uint8 ``.npy`` file, memory-mapped.
+
+    Args:
+        path (str): ``.npy`` file written by
+            ``tools/dataset_converters/cache_frames.py``.
+        fps (float): frame rate to report. Defaults to 30.
+
+    Raises:
+        ValueError: the array is not ``(T, H, W, 3)`` uint8.
+    """
+
+    def __init__(self, path: str, fps: float = 30.0) -> None:
+        self.path = path
+        self.frames = np.load(path, mmap_mode='r')
+        if (self.frames.ndim != 4 or self.frames.shape[-1] != 3
+                or self.frames.dtype != np.uint8):
+            raise ValueError(
+                f'{path}: expected a (T, H, W, 3) uint8 frame cache, got '
+                f'{self.frames.dtype} {self.frames.shape}; regenerate it with '
+                'tools/dataset_converters/cache_frames.py')
+        self.fps = float(fps)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def get_batch(self, inds) -> np.ndarray:
+        """``(len(inds), H, W, 3)`` uint8 copy of the frames at ``inds``."""
+        return np.take(self.frames, np.asarray(inds, dtype=np.int64), axis=0)
+
+
+def _open_decord(path: str, num_threads: int):
+    import decord
+    return decord.VideoReader(path, num_threads=num_threads)
+
+
+@TRANSFORMS.register_module()
+class VideoInit(BaseTransform):
+    """Open a video (or frame cache) for :class:`VideoDecode`.
+
+    **Required Keys:** filename
+
+    **Added Keys:** video_reader, total_frames, avg_fps, video_backend
+
+    Args:
+        backend (str): ``'decord'`` (default), ``'pyav'``
+            (:class:`PyAVSeekReader`), ``'npy'`` (:class:`NpyFrameReader`)
+            or ``'auto'`` (``'npy'`` for ``.npy`` files, else ``'decord'``).
+        num_threads (int): decoding threads per reader. Defaults to 1.
+        fallback (str | None): ``'pyav'`` opens the file with PyAV when
+            decord fails to open it (and lets :class:`VideoDecode` retry
+            with PyAV when decord fails to decode). Defaults to ``'pyav'``.
+        skip_nonref (bool): see :class:`PyAVSeekReader`. Defaults to True.
+    """
+
+    def __init__(self,
+                 backend: str = 'decord',
+                 num_threads: int = 1,
+                 fallback: Optional[str] = 'pyav',
+                 skip_nonref: bool = True) -> None:
+        if backend not in _BACKENDS:
+            raise ValueError(f'backend must be one of {_BACKENDS}, got '
+                             f'{backend!r}')
+        if fallback not in (None, 'pyav'):
+            raise ValueError(f"fallback must be None or 'pyav', got "
+                             f'{fallback!r}')
+        self.backend = backend
+        self.num_threads = int(num_threads)
+        self.fallback = fallback
+        self.skip_nonref = skip_nonref
+
+    def open(self, path: str, backend: str):
+        """Open ``path`` with ``backend`` (no fallback)."""
+        if backend == 'npy':
+            return NpyFrameReader(path)
+        if backend == 'pyav':
+            return PyAVSeekReader(path, self.num_threads, self.skip_nonref)
+        return _open_decord(path, self.num_threads)
+
+    def transform(self, results: dict) -> dict:
+        """Open ``results['filename']``.
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+            Exception: whatever the reader raises, when no fallback works.
+        """
+        path = results['filename']
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'video file {path} does not exist')
+        backend = self.backend
+        if backend == 'auto':
+            backend = 'npy' if path.endswith('.npy') else 'decord'
+        try:
+            reader = self.open(path, backend)
+        except Exception as err:
+            if backend != 'decord' or self.fallback is None:
+                raise
+            try:
+                reader = self.open(path, self.fallback)
+            except Exception as err2:
+                raise RuntimeError(f'{path}: decord failed ({err}) and so did '
+                                   f'{self.fallback} ({err2})') from err2
+            backend = self.fallback
+        results['video_reader'] = reader
+        results['video_backend'] = backend
+        results['total_frames'] = len(reader)
+        fps = getattr(reader, 'fps', None)
+        results['avg_fps'] = (
+            float(fps) if fps is not None else reader.get_avg_fps())
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(backend={self.backend!r}, '
+                f'num_threads={self.num_threads}, '
+                f'fallback={self.fallback!r})')
+
+
+@TRANSFORMS.register_module()
+class FrameCacheInit(VideoInit):
+    """:class:`VideoInit` for ``.npy`` frame caches
+    (``tools/dataset_converters/cache_frames.py``); use with
+    ``SampleFrames`` and :class:`VideoDecode`."""
+
+    def __init__(self) -> None:
+        super().__init__(backend='npy', fallback=None)
+
+
+@TRANSFORMS.register_module()
+class VideoDecode(BaseTransform):
+    """Read the frames at ``frame_inds`` from the reader of
+    :class:`VideoInit`.
+
+    Repeated indices (a short video looped by ``SampleFrames``) are decoded
+    once. The reader is released afterwards.
+
+    **Required Keys:** video_reader, frame_inds, filename (for the fallback)
+
+    **Added Keys:** imgs (``(T, H, W, 3)`` uint8 RGB array),
+    original_shape, img_shape
+
+    Args:
+        fallback (str | None): ``'pyav'`` re-reads the frames with
+            :class:`PyAVSeekReader` when decord raises while decoding.
+            Defaults to ``'pyav'``.
+    """
+
+    def __init__(self, fallback: Optional[str] = 'pyav') -> None:
+        if fallback not in (None, 'pyav'):
+            raise ValueError(f"fallback must be None or 'pyav', got "
+                             f'{fallback!r}')
+        self.fallback = fallback
+
+    @staticmethod
+    def _read(reader, inds: np.ndarray) -> np.ndarray:
+        uniq, inverse = np.unique(inds, return_inverse=True)
+        batch = reader.get_batch(uniq)
+        if not isinstance(batch, np.ndarray):
+            batch = batch.asnumpy()  # decord NDArray
+        return batch if len(uniq) == len(inds) else batch[inverse]
+
+    def transform(self, results: dict) -> dict:
+        reader = results['video_reader']
+        inds = np.asarray(results['frame_inds']).reshape(-1)
+        try:
+            imgs = self._read(reader, inds)
+        except Exception:
+            if (self.fallback is None
+                    or results.get('video_backend', 'decord') != 'decord'):
+                raise
+            reader = PyAVSeekReader(results['filename'])
+            imgs = self._read(reader, inds)
+            results['video_backend'] = self.fallback
+        results['frame_inds'] = inds
+        results['video_reader'] = None
+        results['imgs'] = imgs
+        results['original_shape'] = imgs.shape[1:3]
+        results['img_shape'] = imgs.shape[1:3]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(fallback={self.fallback!r})'

@@ -1,0 +1,333 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""Video loading transforms, the fused crop and the frame cache, on real
+H.264 files with several GOPs and B-frames."""
+import os.path as osp
+import random
+import time
+
+import numpy as np
+import pytest
+
+av = pytest.importorskip('av', reason='PyAV (av) is not installed')
+
+from mmmae.datasets.transforms import video_decode  # noqa: E402
+from mmmae.datasets.transforms.fused_crop import \
+    MultiScaleCropResize  # noqa: E402
+from mmmae.datasets.transforms.video_decode import (  # noqa: E402
+    FrameCacheInit, PyAVSeekReader, VideoDecode, VideoInit)
+
+
+def write_h264(path, num_frames=60, size=(48, 64), gop=12, seed=0):
+    """A libx264 mp4 with a keyframe every ``gop`` frames and B-frames."""
+    if 'libx264' not in av.codecs_available:
+        pytest.skip('this PyAV build has no libx264 encoder')
+    from conftest import random_video
+    frames = random_video(num_frames, size, seed=seed)
+    container = av.open(str(path), 'w')
+    stream = container.add_stream('libx264', rate=30)
+    stream.height, stream.width = size
+    stream.pix_fmt = 'yuv420p'
+    stream.gop_size = gop
+    stream.options = {'keyint_min': str(gop), 'sc_threshold': '0',
+                      'bf': '3'}
+    for img in frames:
+        for packet in stream.encode(av.VideoFrame.from_ndarray(img)):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return str(path)
+
+
+def sequential_decode(path):
+    """Every frame, decoded from the start: the reference."""
+    with av.open(path) as c:
+        return np.stack(
+            [f.to_ndarray(format='rgb24') for f in c.decode(video=0)])
+
+
+@pytest.fixture(scope='module')
+def h264(tmp_path_factory):
+    root = tmp_path_factory.mktemp('h264')
+    path = write_h264(root / 'gops.mp4')
+    return path, sequential_decode(path)
+
+
+def test_fixture_has_several_gops_and_bframes(h264):
+    path, frames = h264
+    with av.open(path) as c:
+        stream = c.streams.video[0]
+        keys = [p.pts for p in c.demux(stream) if p.is_keyframe]
+        assert stream.codec_context.has_b_frames
+    assert len(keys) == 5 and len(frames) == 60
+
+
+@pytest.mark.parametrize('inds', [
+    np.arange(0, 16),
+    np.arange(20, 60, 4),
+    np.array([59]),
+    np.array([13, 2, 47, 47, 12, 11, 30]),
+    np.arange(0, 60, 7),
+])
+@pytest.mark.parametrize('skip_nonref', [True, False])
+def test_seek_reader_equals_sequential_decode(h264, inds, skip_nonref):
+    path, frames = h264
+    reader = PyAVSeekReader(path, skip_nonref=skip_nonref)
+    assert len(reader) == 60 and reader.fps == 30
+    out = reader.get_batch(inds)
+    assert out.dtype == np.uint8 and out.shape == (len(inds), 48, 64, 3)
+    np.testing.assert_array_equal(out, frames[inds])
+    # the reader is reusable after a forward decode (seeks back)
+    np.testing.assert_array_equal(reader.get_batch([1, 0]), frames[[1, 0]])
+
+
+def test_seek_reader_rejects_bad_indices(h264):
+    reader = PyAVSeekReader(h264[0])
+    with pytest.raises(IndexError, match='out of range'):
+        reader.get_batch([0, 60])
+    with pytest.raises(IndexError):
+        reader.get_batch([])
+
+
+def _load(pipeline, filename, seed=0):
+    from mmcv.transforms import Compose
+    np.random.seed(seed)
+    random.seed(seed)
+    return Compose(pipeline)(dict(filename=filename, start_index=0,
+                                  modality='RGB'))
+
+
+def _decode_pipeline(init):
+    from mmaction.datasets.transforms import SampleFrames
+    return [init, SampleFrames(clip_len=8, frame_interval=3), VideoDecode()]
+
+
+@pytest.mark.parametrize('backend', ['decord', 'pyav'])
+def test_video_init_decode_match_mmaction_decord(h264, backend):
+    from mmaction.datasets.transforms import (DecordDecode, DecordInit,
+                                              SampleFrames)
+    path, frames = h264
+    ours = _load(_decode_pipeline(VideoInit(backend=backend)), path, seed=3)
+    ref = _load([DecordInit(), SampleFrames(clip_len=8, frame_interval=3),
+                 DecordDecode()], path, seed=3)
+    assert ours['video_backend'] == backend
+    assert ours['total_frames'] == 60 and ours['video_reader'] is None
+    assert isinstance(ours['imgs'], np.ndarray)
+    assert ours['img_shape'] == (48, 64)
+    np.testing.assert_array_equal(ours['frame_inds'], ref['frame_inds'])
+    np.testing.assert_array_equal(ours['imgs'], np.stack(ref['imgs']))
+    np.testing.assert_array_equal(ours['imgs'], frames[ours['frame_inds']])
+
+
+def test_pyav_fallback_when_decord_cannot_open(h264, monkeypatch):
+    path, frames = h264
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('decord: cannot open')
+
+    monkeypatch.setattr(video_decode, '_open_decord', broken)
+    out = _load(_decode_pipeline(VideoInit()), path)
+    assert out['video_backend'] == 'pyav'
+    np.testing.assert_array_equal(out['imgs'], frames[out['frame_inds']])
+    with pytest.raises(RuntimeError, match='cannot open'):
+        _load(_decode_pipeline(VideoInit(fallback=None)), path)
+
+
+def test_pyav_fallback_when_decord_fails_to_decode(h264):
+    path, frames = h264
+
+    class FailingReader:
+
+        def get_batch(self, inds):
+            raise RuntimeError('decord: error while decoding')
+
+    results = dict(filename=path, video_reader=FailingReader(),
+                   video_backend='decord', frame_inds=np.array([5, 40, 5]))
+    out = VideoDecode().transform(dict(results))
+    assert out['video_backend'] == 'pyav'
+    np.testing.assert_array_equal(out['imgs'], frames[[5, 40, 5]])
+    with pytest.raises(RuntimeError, match='while decoding'):
+        VideoDecode(fallback=None).transform(dict(results))
+
+
+def test_missing_and_corrupt_files_raise(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.mp4'):
+        VideoInit().transform(dict(filename=str(tmp_path / 'nope.mp4')))
+    bad = tmp_path / 'bad.mp4'
+    bad.write_bytes(b'not a video' * 100)
+    with pytest.raises(RuntimeError, match='decord failed .* pyav'):
+        VideoInit().transform(dict(filename=str(bad)))
+
+
+def test_seek_reader_beats_mmaction_pyavdecode_on_long_video(tmp_path):
+    """Not a timing assertion (shared CI): prints the CPU times."""
+    from mmaction.datasets.transforms import PyAVDecode, PyAVInit
+    path = write_h264(tmp_path / 'long.mp4', num_frames=600, gop=30)
+    inds = np.arange(520, 584, 4)
+    c0 = time.process_time()
+    ref = PyAVDecode().transform(PyAVInit().transform(
+        dict(filename=path, frame_inds=inds.copy())))['imgs']
+    t_mma = time.process_time() - c0
+    c0 = time.process_time()
+    ours = PyAVSeekReader(path).get_batch(inds)
+    t_ours = time.process_time() - c0
+    np.testing.assert_array_equal(ours, np.stack(ref))
+    print(f'\n600-frame video, frames 520..580: mmaction PyAVDecode '
+          f'{t_mma * 1e3:.0f} ms CPU, PyAVSeekReader {t_ours * 1e3:.0f} ms')
+
+
+def test_loading_stage_of_videomae_dataset(h264, tmp_path):
+    from mmmae.datasets import VideoMAEDataset
+    path, _ = h264
+    (tmp_path / 'bad.mp4').write_bytes(b'garbage' * 50)
+    ann = tmp_path / 'ann.txt'
+    ann.write_text(f'{path} 0\n{tmp_path / "bad.mp4"} 1\n')
+    ds = VideoMAEDataset(
+        str(ann),
+        pipeline=[
+            dict(type='mmmae.VideoInit'),
+            dict(type='mmaction.SampleFrames', clip_len=4, frame_interval=2),
+            dict(type='mmmae.VideoDecode'),
+            dict(type='mmmae.MultiScaleCropResize', input_size=32),
+            dict(type='mmaction.FormatShape', input_format='NCTHW'),
+            dict(type='mmaction.PackActionInputs'),
+        ])
+    assert ds._num_loading == 3
+    for i in range(4):
+        assert tuple(ds[1]['inputs'].shape) == (1, 3, 4, 32, 32)
+    # the unreadable file is flagged (reason wording is the dataset's)
+    assert [f[0] for f in ds.load_failures] == [str(tmp_path / 'bad.mp4')]
+
+
+# ------------------------------------------------------------- fused crop
+@pytest.mark.parametrize('kwargs', [
+    dict(),
+    dict(num_fixed_crops=5),
+    dict(random_crop=True, scales=(1, .8)),
+    dict(input_size=(40, 32), scales=(1, .875, .75, .66), max_wh_scale_gap=2),
+])
+@pytest.mark.parametrize('shape', [(48, 64), (80, 56)])
+def test_fused_crop_equals_mmaction_crop_then_resize(kwargs, shape):
+    from mmaction.datasets.transforms import MultiScaleCrop, Resize
+    rng = np.random.default_rng(0)
+    clip = rng.integers(0, 256, (6, ) + shape + (3, ), dtype=np.uint8)
+    kw = dict(input_size=24, scales=(1, .875, .75, .66), random_crop=False,
+              max_wh_scale_gap=1, num_fixed_crops=13)
+    kw.update(kwargs)
+    size = kw['input_size']
+    size = (size, size) if isinstance(size, int) else size
+    ours_t = MultiScaleCropResize(**kw)
+    mma = [MultiScaleCrop(**kw), Resize(scale=size, keep_ratio=False)]
+    seen = set()
+    for seed in range(12):
+        random.seed(seed)
+        ours = ours_t(dict(imgs=clip, img_shape=shape))
+        random.seed(seed)
+        ref = dict(imgs=list(clip), img_shape=shape)
+        for t in mma:
+            ref = t(ref)
+        assert ours['imgs'].shape == (6, size[1], size[0], 3)
+        np.testing.assert_array_equal(ours['imgs'], np.stack(ref['imgs']))
+        for key in ('crop_bbox', 'crop_quadruple', 'scale_factor'):
+            np.testing.assert_allclose(ours[key], ref[key], rtol=1e-6)
+        assert ours['img_shape'] == ref['img_shape']
+        assert ours['keep_ratio'] is False and ours['scales'] == kw['scales']
+        seen.add(tuple(ours['crop_bbox']))
+    assert len(seen) > 3  # the seeds did pick different crops
+
+
+def test_fused_crop_accepts_frame_lists():
+    clip = np.random.default_rng(1).integers(0, 256, (3, 40, 50, 3),
+                                             dtype=np.uint8)
+    t = MultiScaleCropResize(input_size=16)
+    random.seed(0)
+    a = t(dict(imgs=list(clip), img_shape=(40, 50)))['imgs']
+    random.seed(0)
+    b = t(dict(imgs=clip, img_shape=(40, 50)))['imgs']
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match='num_fixed_crops'):
+        MultiScaleCropResize(num_fixed_crops=4)
+
+
+# ------------------------------------------------------------ frame cache
+def test_frame_cache_round_trip(h264, tmp_path):
+    import cv2
+
+    from mmmae.datasets import VideoMAEDataset
+    from mmmae.datasets.frame_cache import cache_dataset, cache_video
+    path, frames = h264
+    shape = cache_video(path, str(tmp_path / 'full.npy'))
+    assert shape == (60, 48, 64)
+    np.testing.assert_array_equal(np.load(tmp_path / 'full.npy'), frames)
+
+    small = cache_video(path, str(tmp_path / 'small.npy'), short_side=24)
+    assert small == (60, 24, 32)
+    expect = np.stack([
+        cv2.resize(f, (32, 24), interpolation=cv2.INTER_AREA) for f in frames
+    ])
+    np.testing.assert_array_equal(np.load(tmp_path / 'small.npy'), expect)
+    # never upscales
+    assert cache_video(path, str(tmp_path / 'up.npy'), 100) == (60, 48, 64)
+
+    # a dataset: annotation list in, annotation list of caches out
+    vids = tmp_path / 'videos'
+    (vids / 'a').mkdir(parents=True)
+    import shutil
+    shutil.copy(path, vids / 'a' / 'x.mp4')
+    (vids / 'bad.mp4').write_bytes(b'broken' * 40)
+    ann = tmp_path / 'list.txt'
+    ann.write_text('a/x.mp4 3\nbad.mp4 1\n')
+    out_ann, failed = cache_dataset(str(ann), str(vids),
+                                    str(tmp_path / 'cache'))
+    assert [f[0] for f in failed] == ['bad.mp4']
+    assert open(out_ann).read() == 'a/x.npy 3\n'
+    assert not osp.exists(tmp_path / 'cache' / 'bad.npy.tmp')
+
+    # same sample from the cache and from the video under the same seeds
+    tail = [
+        dict(type='mmaction.SampleFrames', clip_len=8, frame_interval=2),
+        dict(type='mmmae.VideoDecode'),
+        dict(type='mmmae.MultiScaleCropResize', input_size=32),
+        dict(type='mmaction.FormatShape', input_format='NCTHW'),
+        dict(type='mmaction.PackActionInputs'),
+    ]
+    from_video = VideoMAEDataset(
+        str(ann), data_prefix=dict(video=str(vids)),
+        pipeline=[dict(type='mmmae.VideoInit')] + tail)
+    from_cache = VideoMAEDataset(
+        out_ann, data_prefix=dict(video=str(tmp_path / 'cache')),
+        pipeline=[dict(type='mmmae.FrameCacheInit')] + tail, num_repeats=2)
+    assert from_cache._num_loading == 3
+    for seed in range(3):
+        np.random.seed(seed)
+        random.seed(seed)
+        a = from_video[0]['inputs']
+        np.random.seed(seed)
+        random.seed(seed)
+        views = from_cache[0]
+        assert len(views) == 2
+        np.testing.assert_array_equal(views[0]['inputs'].numpy(), a.numpy())
+
+
+def test_frame_cache_rejects_wrong_arrays(tmp_path):
+    np.save(tmp_path / 'f.npy', np.zeros((4, 8, 8), np.float32))
+    with pytest.raises(ValueError, match='cache_frames.py'):
+        FrameCacheInit().transform(dict(filename=str(tmp_path / 'f.npy')))
+
+
+def test_cache_frames_tool(h264, tmp_path, capsys):
+    import importlib.util
+    path, frames = h264
+    tool = osp.join(osp.dirname(__file__), '..', '..', 'tools',
+                    'dataset_converters', 'cache_frames.py')
+    spec = importlib.util.spec_from_file_location('cache_frames', tool)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ann = tmp_path / 'l.txt'
+    ann.write_text(f'{osp.basename(path)}\n')
+    rc = mod.main([str(ann), osp.dirname(path), str(tmp_path / 'c'),
+                   '--short-side', '0'])
+    assert rc == 0
+    assert 'wrote' in capsys.readouterr().out
+    np.testing.assert_array_equal(
+        np.load(tmp_path / 'c' / 'gops.npy', mmap_mode='r'), frames)

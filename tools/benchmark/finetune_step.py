@@ -95,12 +95,8 @@ def main(argv=None) -> int:
     hf.train()
     x, x_hf, labels = make_batch(args, device)
     fns = loss_fns(ours, hf, x, x_hf, labels)
-    # MMAction2's head computes top-k accuracy with numpy, which has no
-    # bfloat16: under bf16 autocast its step fails on the bf16 logits (with
-    # hard labels; mixup's soft labels skip top-k). Hand the head's output
-    # on as fp32; a no-op in fp32, and cross-entropy runs in fp32 under
-    # autocast anyway.
-    ours.cls_head.register_forward_hook(lambda m, i, out: out.float())
+    # bf16 logits reach MMAction2's numpy top-k accuracy: mmmae.utils.compat
+    # casts them (patch_mmaction_head_bf16_topk)
     models = {'mmmae': ours, 'hf': hf}
     bs = args.batch_size
     n_tok = (args.frames // args.tubelet_size) * \

@@ -236,8 +236,17 @@ class Mlp(nn.Module):
         Returns:
             Tensor: ``(B, N, C)``.
         """
-        x = self.drop(self.act(self.fc1(x)))
-        return self.drop(self.fc2(x))
+        x = self.fc1(x)
+        if not x.requires_grad and type(self.act) is nn.GELU:
+            # Without autograd nothing else holds the fresh fc1 output, so
+            # GELU can overwrite it (same kernel, bit-identical). This drops
+            # the largest activation of the block, (B, N, 4C), from the
+            # inference peak (~0.7 -> ~0.45 GB per block at 15 ViT-B views)
+            # and the page faults of allocating it.
+            x = torch.ops.aten.gelu_(x, approximate=self.act.approximate)
+        else:
+            x = self.act(x)
+        return self.drop(self.fc2(self.drop(x)))
 
 
 class TransformerBlock(nn.Module):

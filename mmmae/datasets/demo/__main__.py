@@ -1,7 +1,8 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """``python -m mmmae.datasets.demo --root data/demo`` (moving digits) or
 ``python -m mmmae.datasets.demo scenes --root data/scenes`` (ray-cast
-rgb/depth/semseg scenes)."""
+rgb/depth/semseg scenes) or ``python -m mmmae.datasets.demo moving_mnist
+--root data/moving_mnist`` (40-class moving MNIST)."""
 import sys
 
 from .moving_digits import main
@@ -10,5 +11,8 @@ if __name__ == '__main__':
     if len(sys.argv) > 1 and sys.argv[1] == 'scenes':
         from .scenes import main as scenes_main
         scenes_main(sys.argv[2:])
+    elif len(sys.argv) > 1 and sys.argv[1] == 'moving_mnist':
+        from .moving_mnist import main as mnist_main
+        mnist_main(sys.argv[2:])
     else:
         main()

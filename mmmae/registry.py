@@ -14,6 +14,7 @@ mmseg (see docs/registry.md).
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
@@ -35,6 +36,9 @@ RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS)
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['mmmae.engine'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['mmmae.engine'])
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS)
+# e.g. FSDP auto-wrap policies and activation-checkpointing check_fns
+FUNCTIONS = Registry(
+    'function', parent=MMENGINE_FUNCTIONS, locations=['mmmae.engine'])
 
 DATASETS = Registry(
     'dataset', parent=MMENGINE_DATASETS, locations=['mmmae.datasets'])

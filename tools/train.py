@@ -10,6 +10,9 @@ Examples::
 On a machine without CUDA, ``--amp`` uses bfloat16 CPU autocast
 (``mmmae.CPUAmpOptimWrapper``) and a distributed launcher uses the gloo
 backend with ``mmmae.CPUDistributedDataParallel``.
+FSDP / DeepSpeed configs (``runner_type = 'FlexibleRunner'``) use the same
+launchers, and ``auto_scale_lr`` counts gradient accumulation
+(``mmmae.engine.account_grad_accumulation``); see docs/distributed.md.
 """
 import argparse
 import logging
@@ -23,6 +26,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from mmmae.engine.fsdp import setup_cpu_fsdp
+from mmmae.engine.lr_scaling import account_grad_accumulation
 from mmmae.engine.model_wrappers import setup_cpu_distributed
 
 
@@ -61,7 +66,10 @@ def parse_args():
     parser.add_argument(
         '--deterministic',
         action='store_true',
-        help='whether to set deterministic options for CUDNN backend.')
+        help='deterministic algorithms (CUDNN) and bit-exact resumable '
+        'training: resume after a kill at any iteration reproduces the '
+        'uninterrupted run (mmmae.engine.make_resumable; docs/resume.md). '
+        'Same as `resumable = True` in the config')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -141,6 +149,12 @@ def merge_args(cfg, args):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
+    # bit-exact resume: resumable loop + sampler, per-sample RNG seeding,
+    # RNG states in checkpoints (docs/resume.md)
+    if args.deterministic or cfg.get('resumable', False):
+        from mmmae.engine.resumable import make_resumable
+        cfg = make_resumable(cfg)
+
     return cfg
 
 
@@ -173,6 +187,9 @@ def main():
     cfg = merge_args(cfg, args)
     cfg = fix_amp_on_cpu(cfg)
     cfg = setup_cpu_distributed(cfg)
+    cfg = setup_cpu_fsdp(cfg)
+    # auto_scale_lr counts accumulated micro-batches (mmmae/engine/lr_scaling)
+    cfg = account_grad_accumulation(cfg)
 
     # build the runner from config
     if 'runner_type' not in cfg:

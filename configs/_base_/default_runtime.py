@@ -6,13 +6,23 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # CheckpointHook that writes atomically (temp file + fsync + rename) and
+    # never leaves a truncated checkpoint or `last_checkpoint` on a kill
     checkpoint=dict(
-        type='CheckpointHook', interval=1, by_epoch=True, max_keep_ckpts=3),
+        type='mmmae.AtomicCheckpointHook',
+        interval=1,
+        by_epoch=True,
+        max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 
-# logs the number and names of videos that failed to decode and were replaced
-custom_hooks = [dict(type='mmmae.BadSampleLoggerHook')]
+# BadSampleLoggerHook logs the number and names of videos that failed to
+# decode and were replaced; FiniteLossCheckHook stops at the first NaN/inf
+# loss, naming the iteration and the batch's samples (no extra host sync)
+custom_hooks = [
+    dict(type='mmmae.BadSampleLoggerHook'),
+    dict(type='mmmae.FiniteLossCheckHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

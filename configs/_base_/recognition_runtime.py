@@ -12,8 +12,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # writes atomically: a kill never leaves a truncated checkpoint
     checkpoint=dict(
-        type='CheckpointHook',
+        type='mmmae.AtomicCheckpointHook',
         interval=1,
         by_epoch=True,
         max_keep_ckpts=3,
@@ -22,8 +23,12 @@ default_hooks = dict(
     sync_buffers=dict(type='SyncBuffersHook'),
 )
 
-# logs the number and names of videos that failed to decode and were replaced
-custom_hooks = [dict(type='mmmae.BadSampleLoggerHook')]
+# logs the number and names of videos that failed to decode and were
+# replaced; stops at the first NaN/inf loss naming the iteration and samples
+custom_hooks = [
+    dict(type='mmmae.BadSampleLoggerHook'),
+    dict(type='mmmae.FiniteLossCheckHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -90,5 +90,5 @@ train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=2))
-custom_hooks = []
+custom_hooks = [dict(type='mmmae.FiniteLossCheckHook')]
 randomness = dict(seed=0)

@@ -137,6 +137,7 @@ default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=1, max_keep_ckpts=3))
 custom_hooks = [
     dict(type='mmmae.BadSampleLoggerHook'),
+    dict(type='mmmae.FiniteLossCheckHook'),
     # original | masked | reconstruction | reconstruction (GT patch stats)
     dict(type='mmmae.ReconstructionVisHook', interval=5, num_samples=4),
 ]

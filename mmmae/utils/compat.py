@@ -17,6 +17,9 @@ applied once by :func:`apply_compat_patches`, which ``import mmmae`` calls.
 * ``mmaction2==1.2.0`` ``BaseHead.loss_by_feat`` calls ``.numpy()`` on the
   class scores for top-k accuracy, which fails on ``bfloat16`` (numpy has no
   bfloat16): bf16 AMP fine-tuning with hard labels crashes.
+* MMEngine ``compile=True`` on torch 2.14: dynamo fails tracing
+  ``AdamW.step`` inside the compiled ``train_step``. This guard cannot
+  detect a fixed upstream; it is a pass-through for uncompiled runs.
 """
 import functools
 import importlib.abc
@@ -192,12 +195,15 @@ def _mmengine_local_loader_passes_weights_only() -> bool:
 
 
 def patch_mmengine_torch_load() -> bool:
-    """Re-register MMEngine's local checkpoint loader with pickles allowed.
+    """Re-register MMEngine's local checkpoint loader as a safe loader.
 
     MMEngine checkpoints pickle the message hub and numpy RNG state, which
-    ``weights_only=True`` rejects. Only the local-file scheme is affected
-    (``http`` goes through ``torch.hub`` which still defaults to False).
-    Load only checkpoints you trust.
+    plain ``weights_only=True`` rejects. The replacement loads through
+    :func:`mmmae.utils.checkpoint_io.load_checkpoint_file`: still
+    ``weights_only=True``, with an allow-list of exactly those harmless
+    objects, and a clear error (naming the opt-in for trusted files) for
+    anything else. Only the local-file scheme is affected (``http`` goes
+    through ``torch.hub``).
 
     Returns:
         bool: True when the loader was replaced, False when not needed.
@@ -209,16 +215,13 @@ def patch_mmengine_torch_load() -> bool:
     from mmengine.runner.checkpoint import CheckpointLoader
 
     def load_from_local(filename, map_location):
-        filename = osp.expanduser(filename)
-        if not osp.isfile(filename):
-            raise FileNotFoundError(f'{filename} can not be found.')
-        return torch.load(
-            filename, map_location=map_location, weights_only=False)
+        from mmmae.utils.checkpoint_io import load_checkpoint_file
+        return load_checkpoint_file(filename, map_location=map_location)
 
     load_from_local.__mmmae_patched__ = True
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
     _log('mmmae.compat: mmengine local checkpoint loader uses '
-         'weights_only=False (mmengine#1655)')
+         'weights_only=True with an allow-list (mmengine#1655)')
     return True
 
 
@@ -301,6 +304,36 @@ def patch_mmaction_head_bf16_topk() -> bool:
     return True
 
 
+def patch_mmengine_optim_step_for_dynamo() -> bool:
+    """Keep the optimizer update out of ``torch.compile``'d train steps.
+
+    MMEngine's ``compile`` runner option compiles ``model.train_step``,
+    which also runs ``optim_wrapper.update_params``. Dynamo (torch 2.14
+    here, any backend) then dies with an internal error inside
+    ``torch.optim.AdamW.step`` (``'UserDefinedDictVariable' object has no
+    attribute 'items'``, iterating MMEngine's param groups), so
+    ``compile=True`` could not train at all. ``update_params`` is marked
+    ``torch.compiler.disable``: dynamo breaks the graph there and runs the
+    backward and optimizer step eagerly; the forward (and its autograd
+    graph) stays compiled.
+
+    Returns:
+        bool: True when the patch was applied.
+    """
+    import torch
+    from mmengine.optim import OptimWrapper
+    disable = getattr(getattr(torch, 'compiler', None), 'disable', None)
+    fn = OptimWrapper.update_params
+    if disable is None or getattr(fn, '_mmmae_dynamo_disabled', False):
+        return False
+    patched = disable(fn)
+    patched._mmmae_dynamo_disabled = True
+    OptimWrapper.update_params = patched
+    _log('compat: OptimWrapper.update_params runs outside torch.compile '
+         '(dynamo cannot trace the optimizer step)')
+    return True
+
+
 def apply_compat_patches() -> Dict[str, bool]:
     """Apply every patch once.
 
@@ -312,6 +345,7 @@ def apply_compat_patches() -> Dict[str, bool]:
         for fn in (patch_mmaction_missing_drn,
                    patch_mmaction_multimodal_transformers5,
                    patch_mmcv_ops_for_lite, patch_mmengine_torch_load,
-                   patch_mmaction_head_bf16_topk):
+                   patch_mmaction_head_bf16_topk,
+                   patch_mmengine_optim_step_for_dynamo):
             _APPLIED[fn.__name__] = fn()
     return dict(_APPLIED)

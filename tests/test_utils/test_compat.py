@@ -17,7 +17,8 @@ def test_patches_applied_once_and_cached():
     assert set(first) == {
         'patch_mmaction_missing_drn', 'patch_mmaction_multimodal_transformers5',
         'patch_mmcv_ops_for_lite', 'patch_mmengine_torch_load',
-        'patch_mmaction_head_bf16_topk'
+        'patch_mmaction_head_bf16_topk',
+        'patch_mmengine_optim_step_for_dynamo'
     }
     assert compat.apply_compat_patches() == first
 
@@ -112,10 +113,9 @@ def test_import_mmmae_is_enough_for_mmaction_in_fresh_process():
 def test_mmaction_head_topk_accepts_bf16_scores():
     """bf16 AMP fine-tuning with hard labels: the head's top-k accuracy
     used to fail with 'Got unsupported ScalarType BFloat16'."""
-    from mmaction.registry import MODELS as MMA_MODELS
+    from mmaction.models.heads import TimeSformerHead
     from mmaction.structures import ActionDataSample
-    head = MMA_MODELS.build(
-        dict(type='TimeSformerHead', num_classes=5, in_channels=8))
+    head = TimeSformerHead(num_classes=5, in_channels=8)
     samples = [
         ActionDataSample().set_gt_label(torch.tensor(i)) for i in (1, 3)
     ]

@@ -41,7 +41,7 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # the official scripts report the best validation mIoU over epochs
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2,
+        type='mmmae.AtomicCheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2,
         save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))

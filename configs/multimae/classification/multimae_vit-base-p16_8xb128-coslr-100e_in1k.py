@@ -121,7 +121,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
     # the official script reports the best validation accuracy over epochs
     checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=3,
+        type='mmmae.AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
         save_best='auto'))
 # official: seed 0 + rank
 randomness = dict(seed=0, diff_rank_seed=True)

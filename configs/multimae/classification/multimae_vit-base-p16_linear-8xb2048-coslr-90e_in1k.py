@@ -86,6 +86,6 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=3,
+        type='mmmae.AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
         save_best='auto'))
 randomness = dict(seed=0, diff_rank_seed=True)

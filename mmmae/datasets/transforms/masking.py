@@ -40,6 +40,29 @@ def _as_grid(input_size: Union[int, Sequence[int]]) -> Tuple[int, int, int]:
     return grid  # type: ignore[return-value]
 
 
+def _check_mask_ratio(owner: str, mask_ratio: float, per: int,
+                      unit: str) -> int:
+    """Validate an encoder mask ratio; return the masked count per ``unit``.
+
+    The ratio must be in (0, 1) and hide at least one of the ``per`` tokens:
+    a mask that hides nothing leaves the reconstruction loss with no target
+    (NaN), one that hides everything leaves the encoder no input.
+    """
+    if isinstance(mask_ratio, bool) or not isinstance(
+            mask_ratio, (int, float, np.integer, np.floating)) or \
+            not 0.0 < float(mask_ratio) < 1.0:
+        raise ValueError(
+            f'{owner}: mask_ratio must be a float in (0, 1) (the fraction '
+            f'of tokens hidden from the encoder), got {mask_ratio!r}')
+    num = int(mask_ratio * per)
+    if num < 1:
+        raise ValueError(
+            f'{owner}: mask_ratio={mask_ratio} masks int({mask_ratio} * '
+            f'{per}) = 0 of the {per} tokens {unit}; allowed: mask_ratio in '
+            f'[{1 / per:.4g}, 1) for this input_size')
+    return num
+
+
 def _num_views(results: dict) -> int:
     """Number of views packed for this sample (``num_clips``, default 1)."""
     return max(1, int(results.get('num_clips', 1)))
@@ -84,19 +107,19 @@ class TubeMaskGenerator(BaseTransform):
     Args:
         input_size (Sequence[int]): token grid ``(T', H', W')``, e.g.
             ``(8, 14, 14)`` for 16x224x224 clips with 2x16x16 tubelets.
-        mask_ratio (float): nominal masking ratio in ``[0, 1)``.
+        mask_ratio (float): nominal masking ratio in ``(0, 1)``; at least
+            one token per frame must be masked.
     """
 
     def __init__(self,
                  input_size: Sequence[int] = (8, 14, 14),
                  mask_ratio: float = 0.9) -> None:
         self.input_size = _as_grid(input_size)
-        if not 0.0 <= mask_ratio < 1.0:
-            raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
-        self.mask_ratio = mask_ratio
         t, h, w = self.input_size
+        self.num_masks_per_frame = _check_mask_ratio(
+            'TubeMaskGenerator', mask_ratio, h * w, "per frame (H' * W')")
+        self.mask_ratio = mask_ratio
         self.num_patches_per_frame = h * w
-        self.num_masks_per_frame = int(mask_ratio * h * w)
         self.num_tokens = t * h * w
         self.num_masked = t * self.num_masks_per_frame
 
@@ -139,18 +162,19 @@ class RandomMaskGenerator(BaseTransform):
     Args:
         input_size (int | Sequence[int]): token grid ``(T', H', W')`` (an
             int means a cube).
-        mask_ratio (float): masking ratio in ``[0, 1)``.
+        mask_ratio (float): masking ratio in ``(0, 1)``; at least one
+            token must be masked.
     """
 
     def __init__(self,
                  input_size: Union[int, Sequence[int]] = (8, 14, 14),
                  mask_ratio: float = 0.9) -> None:
         self.input_size = _as_grid(input_size)
-        if not 0.0 <= mask_ratio < 1.0:
-            raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
-        self.mask_ratio = mask_ratio
         self.num_tokens = int(np.prod(self.input_size))
-        self.num_masked = int(mask_ratio * self.num_tokens)
+        self.num_masked = _check_mask_ratio('RandomMaskGenerator', mask_ratio,
+                                            self.num_tokens,
+                                            "(T' * H' * W')")
+        self.mask_ratio = mask_ratio
 
     def generate(self) -> np.ndarray:
         """Draw one random mask.
@@ -220,9 +244,10 @@ class RunningCellMaskGenerator(BaseTransform):
         num_masks_per_cell = int(self.cell_size * mask_ratio)
         if not 0 < num_masks_per_cell < self.cell_size:
             raise ValueError(
-                'RunningCellMaskGenerator needs 1 to 3 dropped positions per '
-                f'2x2 cell (int(4 * mask_ratio)), got mask_ratio={mask_ratio};'
-                ' use mask_ratio=0 to reconstruct all encoder-masked tokens')
+                'RunningCellMaskGenerator: mask_ratio must give 1 to 3 '
+                'dropped positions per 2x2 cell (int(4 * mask_ratio)), got '
+                f'mask_ratio={mask_ratio!r}; allowed: 0 (reconstruct all '
+                'encoder-masked tokens) or a value in [0.25, 1)')
         queue = np.zeros(self.cell_size, dtype=bool)
         queue[:num_masks_per_cell] = True
         reps = (-(-h // 2), -(-w // 2))  # ceil, cropped below for odd sizes

@@ -9,7 +9,9 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 
 from mmmae.registry import MODELS
+from mmmae.utils.compile_keys import register_compiled_keys_hook
 from ..data_preprocessors.video_preprocessor import set_sample_field
+from ..utils.config_checks import build_component
 
 __all__ = ['MultiMAE']
 
@@ -17,8 +19,15 @@ SampleList = Sequence[BaseDataElement]
 Inputs = Mapping[str, torch.Tensor]
 
 
-def _build(cfg: Union[dict, nn.Module]) -> nn.Module:
-    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
+def _build(cfg: Union[dict, nn.Module], field: str) -> nn.Module:
+    return build_component(
+        cfg, 'MultiMAE', field, MODELS, example=_EXAMPLES[field])
+
+
+_EXAMPLES = dict(
+    backbone='mmmae.MultiMAEViT',
+    neck='mmmae.MultiMAEDecoder',
+    head='mmmae.MultiMAEHead')
 
 
 @MODELS.register_module()
@@ -54,9 +63,12 @@ class MultiMAE(BaseModel):
             data_preprocessor = dict(type='mmmae.MultiMAEDataPreprocessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = _build(backbone)
-        self.neck = _build(neck)
-        self.head = _build(head) if head is not None else None
+        self.backbone = _build(backbone, 'backbone')
+        self.neck = _build(neck, 'neck')
+        self.head = _build(head, 'head') if head is not None else None
+        # checkpoints saved from torch.compile'd models (`_orig_mod.` keys)
+        # load, and clean ones load into compiled submodules
+        register_compiled_keys_hook(self)
 
     @staticmethod
     def get_masks(inputs: Inputs, data_samples: Optional[SampleList]

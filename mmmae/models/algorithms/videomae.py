@@ -9,15 +9,24 @@ from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 
 from mmmae.registry import MODELS
+from mmmae.utils.compile_keys import register_compiled_keys_hook
 from ..data_preprocessors.video_preprocessor import set_sample_field
+from ..utils.config_checks import build_component
 
 __all__ = ['VideoMAE']
 
 SampleList = Sequence[BaseDataElement]
 
 
-def _build(cfg: Union[dict, nn.Module]) -> nn.Module:
-    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
+def _build(cfg: Union[dict, nn.Module], field: str) -> nn.Module:
+    return build_component(
+        cfg, 'VideoMAE', field, MODELS, example=_EXAMPLES[field])
+
+
+_EXAMPLES = dict(
+    backbone='mmmae.VideoMAEViT',
+    neck='mmmae.VideoMAEPretrainDecoder',
+    head='mmmae.VideoMAEPretrainHead')
 
 
 @MODELS.register_module()
@@ -50,9 +59,12 @@ class VideoMAE(BaseModel):
             data_preprocessor = dict(type='mmmae.VideoMAEDataPreprocessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = _build(backbone)
-        self.neck = _build(neck)
-        self.head = _build(head)
+        self.backbone = _build(backbone, 'backbone')
+        self.neck = _build(neck, 'neck')
+        self.head = _build(head, 'head')
+        # checkpoints saved from torch.compile'd models (`_orig_mod.` keys)
+        # load, and clean ones load into compiled submodules
+        register_compiled_keys_hook(self)
 
     # ------------------------------------------------------------------ masks
     @staticmethod

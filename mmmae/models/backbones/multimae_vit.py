@@ -21,6 +21,7 @@ from mmmae.registry import MODELS
 from ..utils import (VIT_ARCH_ZOO, Attention, CrossAttention,
                      TransformerBlock, build_2d_sincos_posemb, parse_vit_arch,
                      resize_pos_emb_2d)
+from ..utils.config_checks import check_divisible
 
 __all__ = [
     'PatchedInputAdapter', 'SemSegInputAdapter', 'MultiMAEViT',
@@ -63,6 +64,8 @@ class _GridAdapter(nn.Module):
         # Patch size on the (possibly down-scaled) input map.
         self.patch_size = (ph // stride_level, pw // stride_level)
         self.img_size = _to_2tuple(img_size)
+        check_divisible(type(self).__name__, 'img_size', self.img_size,
+                        'patch_size', self.patch_size_full)
         self.grid_size = (self.img_size[0] // ph, self.img_size[1] // pw)
         self.pos_mode = pos_mode
         # Fixed, but a (frozen) Parameter so it is in the state dict like the
@@ -353,6 +356,8 @@ class MultiMAEViT(BaseModule):
         if not input_adapters:
             raise ValueError('MultiMAEViT needs at least one input adapter')
 
+        check_divisible('MultiMAEViT', 'img_size', _to_2tuple(img_size),
+                        'patch_size', _to_2tuple(patch_size))
         adapters = OrderedDict()
         for name, cfg in input_adapters.items():
             if isinstance(cfg, dict):

@@ -17,6 +17,7 @@ from ..utils import (VIT_ARCH_ZOO, TransformerBlock, build_norm,
                      get_sinusoid_table, init_weights_official_finetune,
                      init_weights_official_pretrain, interpolate_pos_table,
                      parse_vit_arch)
+from ..utils.config_checks import check_divisible
 
 __all__ = ['VideoMAEViT', 'TubeletEmbed', 'load_backbone_checkpoint']
 
@@ -174,11 +175,10 @@ class VideoMAEViT(BaseModule):
         self.with_cp = with_cp
 
         ph, pw = _to_2tuple(patch_size)
-        if (num_frames % tubelet_size or self.img_size[0] % ph
-                or self.img_size[1] % pw):
-            raise ValueError(
-                f'num_frames={num_frames}, img_size={self.img_size} are not '
-                f'divisible by tubelet {tubelet_size} / patch {patch_size}')
+        check_divisible('VideoMAEViT', 'num_frames', num_frames,
+                        'tubelet_size', tubelet_size)
+        check_divisible('VideoMAEViT', 'img_size', self.img_size,
+                        'patch_size', (ph, pw))
         self.grid_size = (num_frames // tubelet_size, self.img_size[0] // ph,
                           self.img_size[1] // pw)
         self.num_patches = (self.grid_size[0] * self.grid_size[1] *
@@ -497,12 +497,18 @@ def load_backbone_checkpoint(backbone: VideoMAEViT,
             dropped['fc_norm (backbone has use_mean_pooling=False)'] = fc_norm
             for k in fc_norm:
                 state_dict.pop(k)
-    try:
-        result = backbone.load_state_dict(state_dict, strict=False)
-    except RuntimeError as exc:
+    from mmmae.utils.checkpoint_converters import compare_shapes
+    mismatch = compare_shapes(state_dict, {
+        k: v.shape
+        for k, v in backbone.state_dict().items()
+    })[2]
+    if mismatch:
+        # one entry per key with both shapes, before any tensor is copied
         raise RuntimeError(
             f'{name}: its weights do not fit this VideoMAEViT (check arch, '
-            f'patch_size, tubelet_size, in_channels): {exc}') from exc
+            f'patch_size, tubelet_size, in_channels); {len(mismatch)} '
+            'mismatched key(s): ' + '; '.join(mismatch))
+    result = backbone.load_state_dict(state_dict, strict=False)
     missing, unexpected = list(result.missing_keys), list(
         result.unexpected_keys)
     lines = [f'loaded {len(state_dict) - len(unexpected)} encoder tensors '

@@ -86,6 +86,10 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
         self.register_buffer(
             'std01', (std64 / 255).float().view(shape), persistent=False)
 
+    # Not traced by torch.compile (MMEngine's `compile` wraps train_step,
+    # which calls this): dynamo fails on the numpy masks inside the data
+    # samples, and list munging plus host-to-device copies gain nothing.
+    @torch.compiler.disable
     def forward(self, data: dict, training: bool = False) -> dict:
         """Pre-process one batch from the dataloader.
 

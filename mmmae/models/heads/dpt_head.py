@@ -246,7 +246,9 @@ class DPTHead(BaseDecodeHead):
                  upsample_align_corners: bool = True,
                  align_corners: bool = False,
                  **kwargs) -> None:
-        assert head_type in ('regression', 'semseg'), head_type
+        if head_type not in ('regression', 'semseg'):
+            raise ValueError(f'DPTHead: head_type must be one of '
+                             f"('regression', 'semseg'), got {head_type!r}")
         if isinstance(in_channels, int):
             in_channels = [in_channels] * 4
         in_channels = list(in_channels)

@@ -15,6 +15,7 @@ from mmmae.registry import MODELS
 from ..backbones.multimae_vit import MultiMAETokenInfo, init_weights_multimae
 from ..utils import (CrossAttention, Mlp, TransformerBlock, build_norm,
                      build_2d_sincos_posemb, resize_pos_emb_2d)
+from ..utils.config_checks import check_divisible
 
 __all__ = ['MultiMAESpatialDecoder', 'MultiMAEDecoder']
 
@@ -87,6 +88,10 @@ class MultiMAESpatialDecoder(nn.Module):
         self.context_tasks = list(context_tasks)
         self.embed_dims = embed_dims
         ph, pw = _to_2tuple(patch_size)
+        check_divisible(f'MultiMAESpatialDecoder({task!r})', 'patch_size',
+                        (ph, pw), 'stride_level', stride_level)
+        check_divisible(f'MultiMAESpatialDecoder({task!r})', 'img_size',
+                        _to_2tuple(img_size), 'patch_size', (ph, pw))
         self.patch_size = (ph // stride_level, pw // stride_level)
         self.stride_level = stride_level
         img_h, img_w = _to_2tuple(img_size)

@@ -14,23 +14,9 @@ _base_ = [
 # running-cell decoder mask 0.5 (True = not reconstructed). The loss is over
 # tokens masked for the encoder AND reconstructed by the decoder.
 train_pipeline = [
-    dict(type='mmaction.DecordInit', num_threads=1),
-    dict(
-        type='mmaction.SampleFrames',
-        clip_len=16,
-        frame_interval=4,
-        num_clips=1),
-    dict(type='mmaction.DecordDecode'),
-    dict(
-        type='mmaction.MultiScaleCrop',
-        input_size=224,
-        scales=(1, .875, .75, .66),
-        random_crop=False,
-        max_wh_scale_gap=1,
-        num_fixed_crops=13),
-    dict(type='mmaction.Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='mmaction.FormatShape', input_format='NCTHW'),
-    dict(type='TubeMaskGenerator', input_size=(8, 14, 14), mask_ratio=0.9),
+    t for t in _base_.train_pipeline
+    if t['type'] != 'mmaction.PackActionInputs'
+] + [
     dict(
         type='RunningCellMaskGenerator',
         input_size=(8, 14, 14),

@@ -14,23 +14,10 @@ _base_ = [
 
 # patch 14: a 16x224x224 clip is an (8, 16, 16) token grid
 train_pipeline = [
-    dict(type='mmaction.DecordInit', num_threads=1),
-    dict(
-        type='mmaction.SampleFrames',
-        clip_len=16,
-        frame_interval=4,
-        num_clips=1),
-    dict(type='mmaction.DecordDecode'),
-    dict(
-        type='mmaction.MultiScaleCrop',
-        input_size=224,
-        scales=(1, .875, .75, .66),
-        random_crop=False,
-        max_wh_scale_gap=1,
-        num_fixed_crops=13),
-    dict(type='mmaction.Resize', scale=(224, 224), keep_ratio=False),
-    dict(type='mmaction.FormatShape', input_format='NCTHW'),
-    dict(type='TubeMaskGenerator', input_size=(8, 16, 16), mask_ratio=0.9),
+    dict(t, input_size=(8, 16, 16)) if t['type'] == 'TubeMaskGenerator' else t
+    for t in _base_.train_pipeline
+    if t['type'] != 'mmaction.PackActionInputs'
+] + [
     dict(
         type='RunningCellMaskGenerator',
         input_size=(8, 16, 16),

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 __all__ = [
-    'TRUST_ENV', 'UntrustedCheckpointError', 'checkpoint_safe_globals',
-    'is_trusted_checkpoint', 'load_checkpoint_file'
+    'TRUST_ENV', 'UntrustedCheckpointError', 'add_trust_pickle_argument',
+    'checkpoint_safe_globals', 'is_trusted_checkpoint', 'load_checkpoint_file'
 ]
 
 #: Environment variable listing checkpoint files trusted as full pickles.
@@ -207,3 +207,13 @@ def load_checkpoint_file(path: str,
     except pickle.UnpicklingError as exc:
         raise UntrustedCheckpointError(path, _rejected_globals(path),
                                        str(exc)) from None
+
+
+def add_trust_pickle_argument(parser: argparse.ArgumentParser) -> None:
+    """Add the converters' ``--trust-pickle`` opt-in to ``parser``."""
+    parser.add_argument(
+        '--trust-pickle',
+        action='store_true',
+        help='load SRC as a full pickle (torch.load(weights_only=False)) '
+        'when it holds objects outside the safe allow-list; this can run '
+        'code from the file: only for checkpoints you trust')

@@ -69,6 +69,7 @@ if _REPO not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, _REPO)
 
 import mmmae  # noqa: E402,F401  (registers the models)
+from mmmae.utils.checkpoint_io import add_trust_pickle_argument  # noqa: E402,E501
 from mmmae.utils.checkpoint_converters import (  # noqa: E402
     ConversionError, compare_shapes, format_key_list, load_checkpoint_file,
     unwrap_checkpoint)
@@ -488,12 +489,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help='decoder attention heads (default: 8 for 256 wide, else '
         '32-wide heads)')
-    parser.add_argument(
-        '--trust-pickle',
-        action='store_true',
-        help='load SRC as a full pickle (torch.load(weights_only=False)) '
-        'when it holds objects outside the safe allow-list; this can run '
-        'code from the file: only for checkpoints you trust')
+    add_trust_pickle_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -58,6 +58,7 @@ if _REPO not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, _REPO)
 
 import mmmae  # noqa: E402,F401  (compat patches)
+from mmmae.utils.checkpoint_io import add_trust_pickle_argument  # noqa: E402,E501
 from mmmae.utils.checkpoint_converters import (  # noqa: E402
     ConversionError, compare_shapes, convert_any_videomae, format_key_list,
     load_checkpoint_file)
@@ -345,12 +346,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         action='store_true',
         help='also fail when the target model would have missing keys or a '
         'caveat was found (e.g. HF first-token pooling)')
-    parser.add_argument(
-        '--trust-pickle',
-        action='store_true',
-        help='load SRC as a full pickle (torch.load(weights_only=False)) '
-        'when it holds objects outside the safe allow-list; this can run '
-        'code from the file: only for checkpoints you trust')
+    add_trust_pickle_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -176,18 +176,20 @@ def _paths(root: str) -> Dict[str, str]:
                 classes_file=osp.join(root, 'classes.txt'))
 
 
-def _is_complete(root: str, params: dict) -> bool:
-    """Whether ``root`` holds a finished set generated with ``params``."""
-    stamp = osp.join(root, _STAMP)
-    if not osp.isfile(stamp):
-        return False
+def _is_complete(root: str,
+                 params: dict,
+                 stamp_name: str = _STAMP,
+                 splits: Sequence[str] = ('train', 'val')) -> bool:
+    """Whether ``root`` holds a finished set made with ``params``: the stamp
+    matches and every video the split annotation files list exists."""
+    stamp = osp.join(root, stamp_name)
     try:
         with open(stamp) as f:
             if json.load(f) != params:
                 return False
     except (OSError, ValueError):
         return False
-    for split in ('train', 'val'):
+    for split in splits:
         ann = osp.join(root, f'{split}.txt')
         if not osp.isfile(ann):
             return False

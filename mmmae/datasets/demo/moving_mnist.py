@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.logging import print_log
 
-from .moving_digits import _write_mp4
+from .moving_digits import _is_complete, _write_mp4
 
 __all__ = [
     'MNIST_MOTIONS', 'MOVING_MNIST_CLASSES', 'load_mnist_pools',
@@ -151,27 +151,6 @@ def _check_decodable(path: str, shape: Sequence[int]) -> None:
             'mp4v + decord; use size=32 (the default) or 40')
 
 
-def _is_complete(root: str, params: dict) -> bool:
-    stamp = osp.join(root, _STAMP)
-    try:
-        with open(stamp) as f:
-            if json.load(f) != params:
-                return False
-    except (OSError, ValueError):
-        return False
-    for split in SPLITS:
-        ann = osp.join(root, f'{split}.txt')
-        if not osp.isfile(ann):
-            return False
-        with open(ann) as f:
-            for line in f:
-                if line.strip() and not osp.isfile(
-                        osp.join(root,
-                                 line.split()[0])):
-                    return False
-    return True
-
-
 def make_moving_mnist_dataset(root: str,
                               train_per_class: int = 20,
                               val_per_class: int = 5,
@@ -214,7 +193,7 @@ def make_moving_mnist_dataset(root: str,
                   num_frames=int(num_frames), size=int(size), seed=int(seed))
     paths = dict(root=root, classes_file=osp.join(root, 'classes.txt'))
     paths.update({f'{s}_ann': osp.join(root, f'{s}.txt') for s in SPLITS})
-    if not force and _is_complete(root, params):
+    if not force and _is_complete(root, params, _STAMP, SPLITS):
         print_log(f'moving MNIST: reusing {root}', logger='current')
         return paths
     if num_frames < 2 or size < 16 or min(params['per_class']) < 1:

@@ -115,7 +115,12 @@ def test_mmaction_head_topk_accepts_bf16_scores():
     used to fail with 'Got unsupported ScalarType BFloat16'."""
     from mmaction.models.heads import TimeSformerHead
     from mmaction.structures import ActionDataSample
-    head = TimeSformerHead(num_classes=5, in_channels=8)
+    from mmengine.registry import DefaultScope
+
+    # the head builds its loss by name: other tests may leave a default
+    # scope behind
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        head = TimeSformerHead(num_classes=5, in_channels=8)
     samples = [
         ActionDataSample().set_gt_label(torch.tensor(i)) for i in (1, 3)
     ]

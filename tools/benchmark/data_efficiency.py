@@ -34,8 +34,8 @@ on the test split: ``--eval-split val`` reports on val instead (for pilots).
 
 Usage::
 
-    python tools/benchmark/data_efficiency.py             # ~20 min, 2 cores
-    python tools/benchmark/data_efficiency.py --quick     # 1-2 min smoke run
+    python tools/benchmark/data_efficiency.py         # ~30 min, 2 idle cores
+    python tools/benchmark/data_efficiency.py --quick # 1-2 min smoke run
 """
 import argparse
 import copy
@@ -62,9 +62,10 @@ NUM_CLASSES = 40
 CONDITIONS = (('finetune', 'pretrained'), ('finetune', 'scratch'),
               ('probe', 'pretrained'), ('probe', 'random'))
 
-# the default (~20 min on 2 idle cores) and --quick (smoke test) settings
+# the default (about 10 min per seed on 2 idle cores: 3 min pretraining,
+# 2 x 3 min fine-tuning, 1 min probes) and --quick (smoke test) settings
 DEFAULTS = dict(seeds=[0, 1, 2], train_per_class=10, val_per_class=5,
-                test_per_class=10, pretrain_epochs=40, finetune_epochs=15,
+                test_per_class=10, pretrain_epochs=30, finetune_epochs=25,
                 mask_ratio=0.75, patch_size=4, img_size=24, video_size=32,
                 num_frames=8,
                 embed_dims=128, batch_size=16, pretrain_lr=1.5e-3,
@@ -129,7 +130,7 @@ def _find(pipeline, type_name):
 
 def _arch(s):
     # the 4-block encoder of the repo demo configs; 128 wide by default (not
-    # 192) to fit 3 seeds x 3 runs in ~20 min on 2 cores; 32 dims per head
+    # 192) to fit 3 seeds x 3 runs in ~30 min on 2 cores; 32 dims per head
     dims = s['embed_dims']
     return dict(embed_dims=dims, num_layers=4, num_heads=max(dims // 32, 1),
                 feedforward_channels=4 * dims)

@@ -44,7 +44,8 @@ import torch
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from pretrain_step import (ARCHS, hf_encoder_kwargs,  # noqa: E402
                            measure_memory, ours_backbone_cfg,
-                           release_memory, set_layer_norm_eps_,
+                           print_ratio_lines, release_memory,
+                           set_layer_norm_eps_,
                            set_mmap_threshold, sync)
 
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
@@ -220,19 +221,7 @@ def print_report(results: Results, device, per: int, unit: str,
     for vals in lines:
         print('| ' + ' | '.join(v.rjust(w) for v, w in zip(vals, widths)) +
               ' |')
-    precisions = list(dict.fromkeys(p for _, p in results))
-    for precision in precisions:
-        a, b = results.get(('mmmae', precision)), results.get(
-            ('hf', precision))
-        if a and b:
-            t_mean = statistics.mean(a[0]) / statistics.mean(b[0])
-            t_min = min(a[0]) / min(b[0])
-            c_ratio = statistics.mean(a[1]) / max(statistics.mean(b[1]),
-                                                  1e-9)
-            m_ratio = a[2] / b[2] if b[2] > 0 else float('nan')
-            print(f'ratio mmmae/hf {precision}: wall time {t_mean:.3f} '
-                  f'(mean), {t_min:.3f} (min); CPU time {c_ratio:.3f}; '
-                  f'working memory {m_ratio:.3f}')
+    print_ratio_lines(results, dict.fromkeys(p for _, p in results))
     # Speed-ups (> 1 = faster) against HF fp32 and HF at the same
     # precision; on a shared CPU the CPU time is the steadier measure.
     key = 1 if device.type == 'cpu' else 0

@@ -487,6 +487,28 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def print_ratio_lines(results: dict, precisions) -> None:
+    """Print ``ratio mmmae/hf`` of wall time, CPU time and working memory.
+
+    Args:
+        results (dict): ``(impl, precision) -> (wall times, CPU times,
+            working memory)``.
+        precisions (Iterable[str]): precisions to compare, in order.
+    """
+    for precision in precisions:
+        a, b = results.get(('mmmae', precision)), results.get(
+            ('hf', precision))
+        if a and b:
+            t_mean = statistics.mean(a[0]) / statistics.mean(b[0])
+            t_min = min(a[0]) / min(b[0])
+            c_ratio = statistics.mean(a[1]) / max(statistics.mean(b[1]),
+                                                  1e-9)
+            m_ratio = a[2] / b[2] if b[2] > 0 else float('nan')
+            print(f'ratio mmmae/hf {precision}: wall time {t_mean:.3f} '
+                  f'(mean), {t_min:.3f} (min); CPU time {c_ratio:.3f}; '
+                  f'working memory {m_ratio:.3f}')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
@@ -580,18 +602,7 @@ def main(argv=None) -> int:
         ]
         cells = [v.rjust(len(c)) for v, c in zip(vals, cols)]
         print('| ' + ' | '.join(cells) + ' |')
-    for precision in args.precision:
-        a, b = results.get(('mmmae', precision)), results.get(
-            ('hf', precision))
-        if a and b:
-            t_mean = statistics.mean(a[0]) / statistics.mean(b[0])
-            t_min = min(a[0]) / min(b[0])
-            c_ratio = statistics.mean(a[1]) / max(statistics.mean(b[1]),
-                                                  1e-9)
-            m_ratio = a[2] / b[2] if b[2] > 0 else float('nan')
-            print(f'ratio mmmae/hf {precision}: wall time {t_mean:.3f} '
-                  f'(mean), {t_min:.3f} (min); CPU time {c_ratio:.3f}; '
-                  f'working memory {m_ratio:.3f}')
+    print_ratio_lines(results, args.precision)
     # Speed-ups (> 1 = faster) against the two peers the targets name.
     ref = results.get(('hf', 'fp32'))
     key = 1 if device.type == 'cpu' else 0  # CPU time on a shared CPU

@@ -16,7 +16,8 @@ reused when present), then times, in one process:
   ``configs/_base_/datasets/kinetics400_videomae-pretrain.py`` as is, read
   from the file (VideoInit with the keyframe-seeking PyAV reader,
   SampleFrames 16x4, VideoDecode, MultiScaleCrop, Resize 224, FormatShape,
-  TubeMaskGenerator 0.9, PackActionInputs);
+  TubeMaskGenerator 0.9, PackActionInputs); ``ours-rep2``: the same
+  with ``num_repeats=2`` (one decode, two augmented clips);
 - ``ours+fast``: the same with :class:`VideoInit`/:class:`VideoDecode`
   (decord on the path, 1 thread) and the fused
   :class:`MultiScaleCropResize`; ``ours+fast-t0``: decord with
@@ -227,6 +228,8 @@ def variant_specs(ann: str, root: str, cache_ann: str,
             dict(type='mmaction.OpenCVDecode'))),
         'ours':
         dict(ours, pipeline=ours_pipeline(False)),
+        'ours-rep2':
+        dict(ours, pipeline=ours_pipeline(False), num_repeats=2),
         'ours+fast':
         dict(ours, pipeline=ours_pipeline(True)),
         'ours+fast-t0':

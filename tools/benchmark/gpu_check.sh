@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # One-shot GPU check for an offline CUDA machine that has PyTorch.
 #
-#   1. installs the OpenMMLab stack from a local wheel folder (made with
-#      tools/benchmark/make_wheelhouse.sh) into a private target dir, unless
-#      it is importable already;
-#   2. ViT-B VideoMAE pretraining step, 16x224x224, 90% tube mask, batch 32,
+# First it installs the OpenMMLab stack from a local wheel folder (made with
+# tools/benchmark/make_wheelhouse.sh) into a private target dir, unless it is
+# importable already. Then the steps:
+#   1. ViT-B VideoMAE pretraining step, 16x224x224, 90% tube mask, batch 32,
 #      fp32 and bf16 autocast, mmmae (V1 and V2 dual masking) vs HF
 #      VideoMAEForPreTraining (SDPA), same weights: clips/s, working memory,
 #      FLOPs per clip and model-FLOPs utilisation (MFU) against the card's
 #      measured bf16 / fp32 matmul rate;
-#   3. the same step with activation checkpointing (memory vs speed);
-#   4. the CPU benchmark of the README (batch 2) on this machine's CPU, which
-#      usually has native bf16 (AVX-512 BF16 / AMX).
+#   2. the same step with activation checkpointing (memory vs speed);
+#   3. the CPU benchmark of the README (batch 2) on this machine's CPU, which
+#      usually has native bf16 (AVX-512 BF16 / AMX);
+#   4. 5x3-view inference (ViT-B, 8 videos = 120 views per call), mmmae vs HF,
+#      fp32 and bf16 on the GPU;
+#   5. the same inference (1 video) on this machine's CPU (native bf16);
+#   6. the MFU attempt: batch 128, bf16, fused AdamW, V1 and V2, FLOPs and
+#      the measured matmul rate;
+#   7. step 6 with torch.compile (static shapes) of the encoder and decoder.
 #
 # Usage: bash tools/benchmark/gpu_check.sh [WHEEL_DIR] [OUT_DIR]
 # Logs and JSON land in OUT_DIR (default: $OUT or work_dirs/gpu_check).
+# STEPS="4 6 7" runs only those steps (default: all); with a 15-minute
+# device budget, steps 1-3 take about 8 minutes and 4-7 about 6.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -23,6 +31,8 @@ DEST="${2:-${OUT:-$ROOT/work_dirs/gpu_check}}"
 PY="${PYTHON:-python3}"
 SITE="${MMMAE_SITE:-/tmp/mmmae_site}"
 export PYTHONUNBUFFERED=1
+STEPS=" ${STEPS:-1 2 3 4 5 6 7} "
+run_step() { [[ "$STEPS" == *" $1 "* ]]; }
 mkdir -p "$DEST"
 
 if ! "$PY" -c 'import mmengine, mmcv, mmaction, mmseg, mmpretrain' 2>/dev/null; then
@@ -49,17 +59,52 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 } 2>&1 | tee "$DEST/env.txt"
 
 BENCH="$PY tools/benchmark/pretrain_step.py"
+INFER="$PY tools/benchmark/inference_views.py"
+if run_step 1; then
 echo "=== [1] GPU ViT-B batch 32: mmmae V1 / V2 vs HF, fp32 + bf16 ==="
 timeout 300 $BENCH --device cuda --batch-size 32 --iters 10 --warmup 3 \
     --precision fp32 bf16 --impl mmmae mmmae-v2 hf --flops --measure-matmul \
     --json "$DEST/gpu_vitb_b32.json" 2>&1 | tee "$DEST/gpu_vitb_b32.log"
+fi
+if run_step 2; then
 echo "=== [2] GPU ViT-B batch 32 bf16 with activation checkpointing ==="
 timeout 120 $BENCH --device cuda --batch-size 32 --iters 5 --warmup 2 \
     --precision bf16 --impl mmmae mmmae-v2 --with-cp \
     --json "$DEST/gpu_vitb_b32_cp.json" 2>&1 | tee "$DEST/gpu_vitb_b32_cp.log"
+fi
+if run_step 3; then
 echo "=== [3] CPU ViT-B batch 2 (README benchmark) on this machine's CPU ==="
 timeout 300 $BENCH --device cpu --batch-size 2 --iters 3 --warmup 1 \
     --precision fp32 bf16 --impl mmmae mmmae-v2 hf \
     --json "$DEST/cpu_vitb_b2.json" 2>&1 | tee "$DEST/cpu_vitb_b2.log"
+fi
+if run_step 4; then
+echo "=== [4] GPU 5x3-view inference, ViT-B, 8 videos per call, fp32 + bf16 ==="
+timeout 150 $INFER --device cuda --videos 8 --iters 10 --warmup 3 \
+    --precision fp32 bf16 --impl mmmae hf \
+    --json "$DEST/gpu_infer_vitb_5x3.json" 2>&1 \
+    | tee "$DEST/gpu_infer_vitb_5x3.log"
+fi
+if run_step 5; then
+echo "=== [5] CPU 5x3-view inference, ViT-B, 1 video, fp32 + bf16 ==="
+timeout 240 $INFER --device cpu --videos 1 --iters 3 --warmup 1 \
+    --precision fp32 bf16 --impl mmmae hf \
+    --json "$DEST/cpu_infer_vitb_5x3.json" 2>&1 \
+    | tee "$DEST/cpu_infer_vitb_5x3.log"
+fi
+if run_step 6; then
+echo "=== [6] MFU: GPU ViT-B batch 128 bf16, fused AdamW ==="
+timeout 180 $BENCH --device cuda --batch-size 128 --iters 8 --warmup 3 \
+    --precision bf16 --impl mmmae mmmae-v2 hf --fused-adamw --flops \
+    --measure-matmul --json "$DEST/gpu_vitb_b128_fused.json" 2>&1 \
+    | tee "$DEST/gpu_vitb_b128_fused.log"
+fi
+if run_step 7; then
+echo "=== [7] MFU: step 6 with torch.compile (static shapes) ==="
+timeout 300 $BENCH --device cuda --batch-size 128 --iters 8 --warmup 3 \
+    --precision bf16 --impl mmmae mmmae-v2 --fused-adamw --compile --flops \
+    --measure-matmul --json "$DEST/gpu_vitb_b128_fused_compile.json" 2>&1 \
+    | tee "$DEST/gpu_vitb_b128_fused_compile.log"
+fi
 echo "=== summary ==="
 grep -h -E 'speed-up|ratio|matmul rate|^\|' "$DEST"/*.log

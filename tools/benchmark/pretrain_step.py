@@ -522,14 +522,24 @@ def main(argv=None) -> int:
     ours, hf = build_models(args, device)
     if args.with_cp:
         ours.backbone.with_cp = True
-    if args.compile:
-        ours.backbone = torch.compile(ours.backbone)
-        ours.neck = torch.compile(ours.neck)
     x, x_hf, mask = make_batch(args, device)
     dec_mask = decoder_masks(args, args.batch_size) \
         if 'mmmae-v2' in args.impl else None
     fns = step_fns(ours, hf, x, x_hf, mask, dec_mask)
     models = {'mmmae': ours, 'mmmae-v2': ours, 'hf': hf}
+    flops = {}
+    if args.flops:
+        # counted before compiling: the FLOP counter sees eager ops only,
+        # and compiling does not change the model FLOPs of a step
+        for impl in args.impl:
+            for precision in args.precision:
+                flops[(impl, precision)] = count_step_flops(
+                    fns[impl], models[impl], device, precision)
+    if args.compile:
+        # static shapes: V1 (all tokens decoded) and V2 (a subset) get a
+        # graph each; a dynamic-length recompile mis-indexed on torch 2.11
+        ours.backbone = torch.compile(ours.backbone, dynamic=False)
+        ours.neck = torch.compile(ours.neck, dynamic=False)
     n_tok = mask.shape[1]
     n_vis = int((~mask[0]).sum())
     n_params = sum(p.numel() for p in ours.parameters())
@@ -556,12 +566,6 @@ def main(argv=None) -> int:
                   flush=True)
 
     bs = args.batch_size
-    flops = {}
-    if args.flops:
-        for impl in args.impl:
-            for precision in args.precision:
-                flops[(impl, precision)] = count_step_flops(
-                    fns[impl], models[impl], device, precision)
     peaks = {}
     if args.measure_matmul:
         for precision in args.precision:

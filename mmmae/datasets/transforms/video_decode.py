@@ -54,8 +54,10 @@ class PyAVSeekReader:
     :meth:`get_batch` groups the wanted frames into runs that need no new
     seek (the next wanted frame comes before the next keyframe that could
     be seeked to), seeks to the keyframe at or before each run's first
-    frame (``container.seek(pts, backward=True, stream=...)``), decodes
-    forward and stops at the run's last frame. Packets of unwanted frames
+    frame (``container.seek(pts, backward=True, stream=...)``) and decodes
+    forward. Once the packet of the run's last wanted frame is in the
+    decoder it is drained, so the packets that follow (B-frame reordering
+    delay) are never decoded. Packets of unwanted frames
     are decoded with ``skip_frame='NONREF'``: a frame that no other frame
     references is then not decoded at all (about half of an x264 stream
     with B-frames), while reference frames still are.
@@ -76,6 +78,7 @@ class PyAVSeekReader:
                  num_threads: int = 1,
                  skip_nonref: bool = True) -> None:
         import av
+        from av.video.reformatter import VideoReformatter
         self.path = path
         self.skip_nonref = skip_nonref
         self._container = av.open(path)
@@ -85,6 +88,8 @@ class PyAVSeekReader:
         stream = self._container.streams.video[0]
         stream.thread_count = int(num_threads)
         self._stream = stream
+        # one reformatter reuses its swscale context across frames
+        self._reformatter = VideoReformatter()
         pts, key = [], []
         for packet in self._container.demux(stream):
             if packet.pts is None or packet.size == 0:
@@ -171,24 +176,33 @@ class PyAVSeekReader:
         container, stream = self._container, self._stream
         ctx = stream.codec_context
         wanted = dict(zip(pts.tolist(), idx.tolist()))
-        last = int(pts[-1])
+        unsent = set(wanted)
+        convert = self._reformatter.reformat
+
+        def take(frames) -> None:
+            for frame in frames:
+                i = wanted.get(frame.pts)
+                if i is not None and i not in out:
+                    out[i] = convert(frame, format='rgb24').to_ndarray()
+
         container.seek(key_pts, backward=True, any_frame=False, stream=stream)
         ctx.flush_buffers()
-        done = False
+        skipping = False
         try:
             for packet in container.demux(stream):
-                if self.skip_nonref:
-                    # a wanted frame and every packet without a timestamp is
-                    # decoded in full; others only if a frame references them
-                    ctx.skip_frame = ('DEFAULT' if packet.pts is None
-                                      or packet.pts in wanted else 'NONREF')
-                for frame in ctx.decode(packet):
-                    i = wanted.get(frame.pts)
-                    if i is not None and i not in out:
-                        out[i] = frame.to_ndarray(format='rgb24')
-                    if frame.pts is not None and frame.pts >= last:
-                        done = True
-                if done or all(i in out for i in wanted.values()):
+                p = packet.pts
+                # a wanted frame and every packet without a timestamp is
+                # decoded in full; others only if a frame references them
+                skip = self.skip_nonref and p is not None and p not in wanted
+                if skip != skipping:  # the setter costs a Python call
+                    ctx.skip_frame = 'NONREF' if skip else 'DEFAULT'
+                    skipping = skip
+                take(ctx.decode(packet))
+                unsent.discard(p)
+                if not unsent:
+                    # every wanted frame is in the decoder: drain its
+                    # reordering delay rather than decode further packets
+                    take(ctx.decode(None))
                     break
         finally:
             ctx.skip_frame = 'DEFAULT'

@@ -159,6 +159,101 @@ def test_missing_and_corrupt_files_raise(tmp_path):
         VideoInit().transform(dict(filename=str(bad)))
 
 
+@pytest.fixture
+def memory_backend():
+    """A remote-like MMEngine file backend: ``mem://`` URIs served from a
+    dict, registered through MMEngine's real ``register_backend``; counts
+    the reads."""
+    from mmengine.fileio import BaseStorageBackend, register_backend
+    from mmengine.fileio.backends import backends, prefix_to_backends
+
+    class MemoryBackend(BaseStorageBackend):
+        files, reads = {}, []
+
+        def get(self, filepath):
+            self.reads.append(str(filepath))
+            if str(filepath) not in self.files:
+                raise FileNotFoundError(f'{filepath} not in memory')
+            return self.files[str(filepath)]
+
+        def get_text(self, filepath, encoding='utf-8'):
+            return self.get(filepath).decode(encoding)
+
+    register_backend('mmmae_test_mem', MemoryBackend, force=True,
+                     prefixes='mem')
+    yield MemoryBackend
+    backends.pop('mmmae_test_mem', None)
+    prefix_to_backends.pop('mem', None)
+
+
+@pytest.mark.parametrize('backend', ['decord', 'pyav'])
+def test_video_init_reads_remote_files(h264, memory_backend, backend):
+    """A file on a non-local MMEngine backend is read into memory and
+    decodes to the same frames as the local file; the bytes are dropped
+    after decoding."""
+    path, frames = h264
+    with open(path, 'rb') as f:
+        memory_backend.files['mem://bucket/gops.mp4'] = f.read()
+    out = _load(_decode_pipeline(VideoInit(backend=backend)),
+                'mem://bucket/gops.mp4', seed=3)
+    assert memory_backend.reads == ['mem://bucket/gops.mp4']
+    assert out['video_backend'] == backend and out['total_frames'] == 60
+    assert 'video_source' not in out
+    np.testing.assert_array_equal(out['imgs'], frames[out['frame_inds']])
+    # the same bytes through an explicit backend_args / MMAction2 io_backend
+    for init in (VideoInit(backend=backend,
+                           backend_args=dict(backend='mmmae_test_mem')),
+                 VideoInit(backend=backend, io_backend='mmmae_test_mem')):
+        again = _load(_decode_pipeline(init), 'mem://bucket/gops.mp4',
+                      seed=3)
+        np.testing.assert_array_equal(again['imgs'], out['imgs'])
+    with pytest.raises(FileNotFoundError, match='not in memory'):
+        VideoInit().transform(dict(filename='mem://bucket/missing.mp4'))
+    with pytest.raises(ValueError, match='not both'):
+        VideoInit(backend_args={}, io_backend='petrel')
+
+
+def test_remote_fallbacks_reuse_the_bytes(h264, memory_backend,
+                                          monkeypatch):
+    """decord failing to open or to decode a remote file falls back to
+    PyAV on the bytes already read (no second download)."""
+    path, frames = h264
+    with open(path, 'rb') as f:
+        memory_backend.files['mem://gops.mp4'] = f.read()
+    results = VideoInit().transform(dict(filename='mem://gops.mp4'))
+
+    class FailingReader:
+
+        def get_batch(self, inds):
+            raise RuntimeError('decord: error while decoding')
+
+    results.update(video_reader=FailingReader(),
+                   frame_inds=np.array([5, 40, 5]))
+    out = VideoDecode().transform(results)
+    assert out['video_backend'] == 'pyav'
+    np.testing.assert_array_equal(out['imgs'], frames[[5, 40, 5]])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError('decord: cannot open')
+
+    monkeypatch.setattr(video_decode, '_open_decord', broken)
+    out = _load(_decode_pipeline(VideoInit()), 'mem://gops.mp4')
+    assert out['video_backend'] == 'pyav'
+    np.testing.assert_array_equal(out['imgs'], frames[out['frame_inds']])
+    assert memory_backend.reads == ['mem://gops.mp4'] * 2
+
+
+def test_frame_cache_reads_remote_npy(memory_backend):
+    import io
+    frames = np.random.default_rng(0).integers(
+        0, 255, (6, 4, 5, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.save(buf, frames)
+    memory_backend.files['mem://c.npy'] = buf.getvalue()
+    out = _load(_decode_pipeline(FrameCacheInit()), 'mem://c.npy')
+    np.testing.assert_array_equal(out['imgs'], frames[out['frame_inds']])
+
+
 def test_seek_reader_beats_mmaction_pyavdecode_on_long_video(tmp_path):
     """Not a timing assertion (shared CI): prints the CPU times."""
     from mmaction.datasets.transforms import PyAVDecode, PyAVInit
@@ -197,6 +292,32 @@ def test_loading_stage_of_videomae_dataset(h264, tmp_path):
         assert tuple(ds[1]['inputs'].shape) == (1, 3, 4, 32, 32)
     # the unreadable file is flagged (reason wording is the dataset's)
     assert [f[0] for f in ds.load_failures] == [str(tmp_path / 'bad.mp4')]
+
+
+def test_videomae_dataset_on_remote_prefix(h264, memory_backend, tmp_path):
+    """The pretraining pipeline reads videos under a remote data prefix; a
+    missing remote video is replaced and counted like a local one."""
+    from mmmae.datasets import VideoMAEDataset
+    path, frames = h264
+    with open(path, 'rb') as f:
+        memory_backend.files['mem://k400/a.mp4'] = f.read()
+    ann = tmp_path / 'ann.txt'
+    ann.write_text('a.mp4 0\ngone.mp4 1\n')
+    ds = VideoMAEDataset(
+        str(ann),
+        data_prefix=dict(video='mem://k400'),
+        pipeline=[
+            dict(type='mmmae.VideoInit', backend='pyav'),
+            dict(type='mmaction.SampleFrames', clip_len=4, frame_interval=2),
+            dict(type='mmmae.VideoDecode'),
+            dict(type='mmaction.FormatShape', input_format='NCTHW'),
+            dict(type='mmaction.PackActionInputs'),
+        ])
+    clip = ds[0]['inputs']
+    assert tuple(clip.shape) == (1, 3, 4, 48, 64)
+    assert tuple(ds[1]['inputs'].shape) == (1, 3, 4, 48, 64)
+    assert [(f[0], f[1]) for f in ds.load_failures] == [
+        ('mem://k400/gone.mp4', 'missing')]
 
 
 # ------------------------------------------------------------- fused crop

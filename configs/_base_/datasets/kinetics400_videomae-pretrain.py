@@ -14,9 +14,13 @@ ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
 
 train_pipeline = [
     # PyAV with keyframe seeking: the exact frames (decord's random access
-    # returns wrong frames on some B-frame files) at 1.4-1.9x less CPU than
-    # decord (docs/benchmarks.md, "Data pipeline"); a file PyAV cannot read
-    # is not retried with decord (fallback only goes decord -> PyAV)
+    # returns wrong frames on some B-frame files) at about 2x less CPU than
+    # decord's random access (docs/benchmarks.md, "Data pipeline"); a file
+    # PyAV cannot read is not retried with decord (fallback only goes
+    # decord -> PyAV).
+    # Videos on petrel/S3/HTTP: add backend_args=dict(backend='petrel') (or
+    # MMAction2's io_backend='petrel'); URIs such as s3://... pick their
+    # backend by prefix. A remote file is read whole into memory.
     dict(type='VideoInit', backend='pyav', num_threads=1),
     dict(
         type='mmaction.SampleFrames',

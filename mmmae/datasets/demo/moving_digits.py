@@ -257,8 +257,8 @@ def make_demo_dataset(root: str,
     total = num_train + num_val
     done = 0
     tic = time.time()
-    for split_id, (split, num) in enumerate(
-        (('train', num_train), ('val', num_val))):
+    splits = (('train', num_train), ('val', num_val))
+    for split_id, (split, num) in enumerate(splits):
         os.makedirs(osp.join(root, split), exist_ok=True)
         labels = np.arange(num) % len(DEMO_CLASSES)
         np.random.default_rng([seed, split_id, 1 << 20]).shuffle(labels)

@@ -26,9 +26,15 @@ with PyAV instead of being dropped (decord fails on some streams FFmpeg
 reads fine). The class names end with ``Init``/``Decode`` so that
 :class:`~mmmae.datasets.VideoMAEDataset` counts them as its loading stage
 (a failure marks the file bad, and repeated sampling decodes once).
+
+Files on a remote MMEngine storage backend (petrel, S3 through a registered
+backend, HTTP) are read into memory with :func:`mmengine.fileio.get` and
+decoded from there, as MMAction2's ``DecordInit`` does; local files are
+opened by path (no copy).
 """
+import io
 import os.path as osp
-from typing import Dict, Optional
+from typing import BinaryIO, Dict, Optional, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -63,24 +69,30 @@ class PyAVSeekReader:
     with B-frames), while reference frames still are.
 
     Args:
-        path (str): local video file.
+        path (str | BinaryIO): local video file, or a seekable binary file
+            object (e.g. ``io.BytesIO`` of a remote file).
         num_threads (int): FFmpeg decoding threads; 1 (default) suits one
             reader per DataLoader worker, 0 lets FFmpeg choose.
         skip_nonref (bool): skip unwanted non-reference frames.
             Defaults to True.
+        name (str, optional): the name error messages use for a file
+            object. Defaults to ``path`` itself when it is a string.
 
     Raises:
         ValueError: the file has no video stream or no frame timestamps.
     """
 
     def __init__(self,
-                 path: str,
+                 path: Union[str, BinaryIO],
                  num_threads: int = 1,
-                 skip_nonref: bool = True) -> None:
+                 skip_nonref: bool = True,
+                 name: Optional[str] = None) -> None:
         import av
         from av.video.reformatter import VideoReformatter
-        self.path = path
+        self.path = name or (path if isinstance(path, str) else
+                             getattr(path, 'name', '<file object>'))
         self.skip_nonref = skip_nonref
+        self._container = None
         self._container = av.open(path)
         if not self._container.streams.video:
             self.close()
@@ -212,22 +224,30 @@ class NpyFrameReader:
     """Frames of a ``(T, H, W, 3)`` uint8 ``.npy`` file, memory-mapped.
 
     Args:
-        path (str): ``.npy`` file written by
-            ``tools/dataset_converters/cache_frames.py``.
+        path (str | BinaryIO): ``.npy`` file written by
+            ``tools/dataset_converters/cache_frames.py`` (memory-mapped), or
+            a binary file object holding one (read into memory).
         fps (float): frame rate to report. Defaults to 30.
+        name (str, optional): the name error messages use for a file
+            object.
 
     Raises:
         ValueError: the array is not ``(T, H, W, 3)`` uint8.
     """
 
-    def __init__(self, path: str, fps: float = 30.0) -> None:
-        self.path = path
-        self.frames = np.load(path, mmap_mode='r')
+    def __init__(self,
+                 path: Union[str, BinaryIO],
+                 fps: float = 30.0,
+                 name: Optional[str] = None) -> None:
+        local = isinstance(path, str)
+        self.path = name or (path if local else '<file object>')
+        self.frames = np.load(path, mmap_mode='r' if local else None)
         if (self.frames.ndim != 4 or self.frames.shape[-1] != 3
                 or self.frames.dtype != np.uint8):
             raise ValueError(
-                f'{path}: expected a (T, H, W, 3) uint8 frame cache, got '
-                f'{self.frames.dtype} {self.frames.shape}; regenerate it with '
+                f'{self.path}: expected a (T, H, W, 3) uint8 frame cache, '
+                f'got {self.frames.dtype} {self.frames.shape}; regenerate it '
+                'with '
                 'tools/dataset_converters/cache_frames.py')
         self.fps = float(fps)
 
@@ -239,9 +259,16 @@ class NpyFrameReader:
         return np.take(self.frames, np.asarray(inds, dtype=np.int64), axis=0)
 
 
-def _open_decord(path: str, num_threads: int):
+def _open_decord(source: Union[str, BinaryIO], num_threads: int):
     import decord
-    return decord.VideoReader(path, num_threads=num_threads)
+    return decord.VideoReader(source, num_threads=num_threads)
+
+
+def _rewind(source: Union[str, BinaryIO]) -> Union[str, BinaryIO]:
+    """``source`` ready to be opened again (file objects seek to 0)."""
+    if not isinstance(source, str):
+        source.seek(0)
+    return source
 
 
 @TRANSFORMS.register_module()
@@ -250,7 +277,9 @@ class VideoInit(BaseTransform):
 
     **Required Keys:** filename
 
-    **Added Keys:** video_reader, total_frames, avg_fps, video_backend
+    **Added Keys:** video_reader, total_frames, avg_fps, video_backend,
+    video_source (the path, or the in-memory bytes of a remote file; used
+    by :class:`VideoDecode`'s fallback and removed there)
 
     Args:
         backend (str): ``'decord'`` (default), ``'pyav'``
@@ -261,31 +290,82 @@ class VideoInit(BaseTransform):
             decord fails to open it (and lets :class:`VideoDecode` retry
             with PyAV when decord fails to decode). Defaults to ``'pyav'``.
         skip_nonref (bool): see :class:`PyAVSeekReader`. Defaults to True.
+        backend_args (dict, optional): MMEngine file backend arguments, e.g.
+            ``dict(backend='petrel')``; by default the backend is inferred
+            from the path's prefix (``s3://``, ``http://``, ... ; a plain
+            path is local). A remote file is read whole into memory.
+        io_backend (str, optional): MMAction2's ``DecordInit`` spelling,
+            accepted for drop-in use: ``'disk'`` or a backend name such as
+            ``'petrel'`` (same as ``backend_args=dict(backend=...)``).
     """
 
     def __init__(self,
                  backend: str = 'decord',
                  num_threads: int = 1,
                  fallback: Optional[str] = 'pyav',
-                 skip_nonref: bool = True) -> None:
+                 skip_nonref: bool = True,
+                 backend_args: Optional[dict] = None,
+                 io_backend: Optional[str] = None) -> None:
         if backend not in _BACKENDS:
             raise ValueError(f'backend must be one of {_BACKENDS}, got '
                              f'{backend!r}')
         if fallback not in (None, 'pyav'):
             raise ValueError(f"fallback must be None or 'pyav', got "
                              f'{fallback!r}')
+        if io_backend is not None:
+            if backend_args is not None:
+                raise ValueError('give backend_args or io_backend, not both')
+            if io_backend != 'disk':
+                backend_args = dict(backend=io_backend)
         self.backend = backend
         self.num_threads = int(num_threads)
         self.fallback = fallback
         self.skip_nonref = skip_nonref
+        self.backend_args = backend_args
+        self._file_backends: Dict[str, object] = {}
 
-    def open(self, path: str, backend: str):
-        """Open ``path`` with ``backend`` (no fallback)."""
+    def open(self,
+             path: str,
+             backend: str,
+             source: Union[str, BinaryIO, None] = None):
+        """Open ``path`` with ``backend`` (no fallback).
+
+        Args:
+            path (str): the file's name (also what is read when ``source``
+                is None).
+            backend (str): ``'decord'``, ``'pyav'`` or ``'npy'``.
+            source (str | BinaryIO, optional): what to read instead of
+                ``path``, e.g. the in-memory bytes of a remote file.
+        """
+        source = path if source is None else _rewind(source)
         if backend == 'npy':
-            return NpyFrameReader(path)
+            return NpyFrameReader(source, name=path)
         if backend == 'pyav':
-            return PyAVSeekReader(path, self.num_threads, self.skip_nonref)
-        return _open_decord(path, self.num_threads)
+            return PyAVSeekReader(source, self.num_threads, self.skip_nonref,
+                                  name=path)
+        return _open_decord(source, self.num_threads)
+
+    def read_source(self, path: str) -> Union[str, BinaryIO]:
+        """``path`` itself for a local file, else its bytes in memory.
+
+        Raises:
+            FileNotFoundError: a local file does not exist.
+        """
+        from mmengine import fileio
+
+        # one backend per URI scheme, kept by this transform (a petrel
+        # client is costly to build per sample), as MMAction2's DecordInit
+        scheme = path.split('://', 1)[0] if '://' in path else ''
+        file_backend = self._file_backends.get(scheme)
+        if file_backend is None:
+            file_backend = fileio.get_file_backend(
+                path, backend_args=self.backend_args)
+            self._file_backends[scheme] = file_backend
+        if isinstance(file_backend, fileio.LocalBackend):
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'video file {path} does not exist')
+            return path
+        return io.BytesIO(file_backend.get(path))
 
     def transform(self, results: dict) -> dict:
         """Open ``results['filename']``.
@@ -295,24 +375,24 @@ class VideoInit(BaseTransform):
             Exception: whatever the reader raises, when no fallback works.
         """
         path = results['filename']
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'video file {path} does not exist')
+        source = self.read_source(path)
         backend = self.backend
         if backend == 'auto':
             backend = 'npy' if path.endswith('.npy') else 'decord'
         try:
-            reader = self.open(path, backend)
+            reader = self.open(path, backend, source)
         except Exception as err:
             if backend != 'decord' or self.fallback is None:
                 raise
             try:
-                reader = self.open(path, self.fallback)
+                reader = self.open(path, self.fallback, source)
             except Exception as err2:
                 raise RuntimeError(f'{path}: decord failed ({err}) and so did '
                                    f'{self.fallback} ({err2})') from err2
             backend = self.fallback
         results['video_reader'] = reader
         results['video_backend'] = backend
+        results['video_source'] = source
         results['total_frames'] = len(reader)
         fps = getattr(reader, 'fps', None)
         results['avg_fps'] = (
@@ -322,7 +402,8 @@ class VideoInit(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(backend={self.backend!r}, '
                 f'num_threads={self.num_threads}, '
-                f'fallback={self.fallback!r})')
+                f'fallback={self.fallback!r}, '
+                f'backend_args={self.backend_args!r})')
 
 
 @TRANSFORMS.register_module()
@@ -331,8 +412,9 @@ class FrameCacheInit(VideoInit):
     (``tools/dataset_converters/cache_frames.py``); use with
     ``SampleFrames`` and :class:`VideoDecode`."""
 
-    def __init__(self) -> None:
-        super().__init__(backend='npy', fallback=None)
+    def __init__(self, backend_args: Optional[dict] = None) -> None:
+        super().__init__(
+            backend='npy', fallback=None, backend_args=backend_args)
 
 
 @TRANSFORMS.register_module()
@@ -377,11 +459,14 @@ class VideoDecode(BaseTransform):
             if (self.fallback is None
                     or results.get('video_backend', 'decord') != 'decord'):
                 raise
-            reader = PyAVSeekReader(results['filename'])
+            source = results.get('video_source') or results['filename']
+            reader = PyAVSeekReader(
+                _rewind(source), name=results['filename'])
             imgs = self._read(reader, inds)
             results['video_backend'] = self.fallback
         results['frame_inds'] = inds
         results['video_reader'] = None
+        results.pop('video_source', None)  # may hold a whole remote file
         results['imgs'] = imgs
         results['original_shape'] = imgs.shape[1:3]
         results['img_shape'] = imgs.shape[1:3]

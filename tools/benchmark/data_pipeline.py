@@ -18,6 +18,10 @@ reused when present), then times, in one process:
   SampleFrames 16x4, VideoDecode, MultiScaleCrop, Resize 224, FormatShape,
   TubeMaskGenerator 0.9, PackActionInputs); ``ours-rep2``: the same
   with ``num_repeats=2`` (one decode, two augmented clips);
+- ``ours-ft`` / ``ours-ft-rep2``: the training pipeline of the K400
+  fine-tuning base config (PyAV reader, the official RandAugment + random
+  erasing recipe, heavier than MMAction2's), alone and with the
+  ``num_repeats=2`` of the ``-rep2-`` fine-tuning recipes;
 - ``ours+fast``: the same with :class:`VideoInit`/:class:`VideoDecode`
   (decord on the path, 1 thread) and the fused
   :class:`MultiScaleCropResize`; ``ours+fast-t0``: decord with
@@ -189,16 +193,21 @@ def ours_pipeline(fast: bool, init: dict = None) -> List[dict]:
     ] + tail
 
 
-def config_pipeline() -> List[dict]:
-    """``train_pipeline`` of the K400 pretraining base config, read from the
-    file so that ``ours`` always times what the configs use."""
+def config_pipeline(name: str = 'kinetics400_videomae-pretrain.py',
+                    scope: str = 'mmmae') -> List[dict]:
+    """``train_pipeline`` of a K400 base config, read from the file so that
+    ``ours`` always times what the configs use.
+
+    Args:
+        name (str): file in ``configs/_base_/datasets``.
+        scope (str): the default scope of the configs that use it (the
+            pretraining ones: mmmae; the fine-tuning ones: mmaction).
+    """
     from mmengine.config import Config
     cfg = Config.fromfile(
-        osp.join(_REPO, 'configs', '_base_', 'datasets',
-                 'kinetics400_videomae-pretrain.py'))
-    # the config's default scope is mmmae: unscoped types are ours
+        osp.join(_REPO, 'configs', '_base_', 'datasets', name))
     return [
-        dict(t, type=t['type'] if '.' in t['type'] else 'mmmae.' + t['type'])
+        dict(t, type=t['type'] if '.' in t['type'] else f'{scope}.{t["type"]}')
         for t in cfg.train_pipeline
     ]
 
@@ -230,6 +239,12 @@ def variant_specs(ann: str, root: str, cache_ann: str,
         dict(ours, pipeline=ours_pipeline(False)),
         'ours-rep2':
         dict(ours, pipeline=ours_pipeline(False), num_repeats=2),
+        'ours-ft':
+        dict(ours, pipeline=config_pipeline(
+            'kinetics400_videomae-finetune.py', 'mmaction')),
+        'ours-ft-rep2':
+        dict(ours, pipeline=config_pipeline(
+            'kinetics400_videomae-finetune.py', 'mmaction'), num_repeats=2),
         'ours+fast':
         dict(ours, pipeline=ours_pipeline(True)),
         'ours+fast-t0':

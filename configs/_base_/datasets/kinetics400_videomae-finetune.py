@@ -23,9 +23,14 @@ img_mean = [123.675, 116.28, 103.53]
 img_std = [58.395, 57.12, 57.375]
 
 train_pipeline = [
-    dict(type='DecordInit', num_threads=1),
+    # Training decodes with mmmae's keyframe-seeking PyAV reader: the exact
+    # frames (decord's random access returns wrong frames on some B-frame
+    # files, see docs/robustness.md) at about half decord's CPU on H.264
+    # (docs/benchmarks.md). Validation and testing keep decord, the
+    # official evaluation path, so reported numbers compare like for like.
+    dict(type='mmmae.VideoInit', backend='pyav', num_threads=1),
     dict(type='SampleFrames', clip_len=16, frame_interval=4, num_clips=1),
-    dict(type='DecordDecode'),
+    dict(type='mmmae.VideoDecode'),
     # the official data is pre-resized to short side 320 (no-op then)
     dict(type='Resize', scale=(-1, 320)),
     dict(

@@ -81,6 +81,48 @@ def test_seek_reader_equals_sequential_decode(h264, inds, skip_nonref):
     np.testing.assert_array_equal(reader.get_batch([1, 0]), frames[[1, 0]])
 
 
+def write_avi(path, codec, options, num_frames=60, size=(48, 64)):
+    """An AVI whose packets carry made-up timestamps (AVI has none)."""
+    if codec not in av.codecs_available:
+        pytest.skip(f'this PyAV build has no {codec} encoder')
+    from conftest import random_video
+    container = av.open(str(path), 'w')
+    stream = container.add_stream(codec, rate=25)
+    stream.height, stream.width = size
+    stream.pix_fmt = 'yuv420p'
+    stream.options = options
+    for img in random_video(num_frames, size, seed=1):
+        for packet in stream.encode(av.VideoFrame.from_ndarray(img)):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return str(path)
+
+
+@pytest.mark.parametrize('codec,options', [
+    ('mpeg4', {'bf': '2', 'g': '12'}),  # xvid-like, packed B-frames
+    ('libx264', {'bf': '3', 'g': '12', 'sc_threshold': '0'}),
+    ('mpeg4', {'g': '12'}),  # no B-frames
+])
+def test_seek_reader_is_exact_on_avi(tmp_path, codec, options):
+    """AVI timestamps follow the packet order, not the display order: with
+    B-frames, mapping them to frames returned other frames (x264) or none
+    (mpeg4). The reader decodes such files from the start instead."""
+    path = write_avi(tmp_path / 'b.avi', codec, options)
+    frames = sequential_decode(path)
+    reader = PyAVSeekReader(path)
+    assert reader.sequential and len(reader) == len(frames) == 60
+    for inds in (np.arange(3, 60, 4), np.array([50, 2, 2, 59, 0])):
+        np.testing.assert_array_equal(reader.get_batch(inds), frames[inds])
+    out = _load(_decode_pipeline(VideoInit(backend='pyav')), path, seed=2)
+    np.testing.assert_array_equal(out['imgs'], frames[out['frame_inds']])
+
+
+def test_seek_reader_seeks_on_mp4(h264):
+    assert not PyAVSeekReader(h264[0]).sequential
+
+
 def test_seek_reader_rejects_bad_indices(h264):
     reader = PyAVSeekReader(h264[0])
     with pytest.raises(IndexError, match='out of range'):

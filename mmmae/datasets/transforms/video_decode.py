@@ -48,6 +48,11 @@ __all__ = [
 
 _BACKENDS = ('auto', 'decord', 'pyav', 'npy')
 
+#: Containers whose packet timestamps are not presentation times: AVI stores
+#: none (FFmpeg derives them from the packet order, so with B-frames they do
+#: not say which frame a packet shows).
+_NO_PTS_FORMATS = frozenset({'avi'})
+
 
 class PyAVSeekReader:
     """Frame-accurate random access to a video with PyAV, by seeking.
@@ -67,6 +72,15 @@ class PyAVSeekReader:
     are decoded with ``skip_frame='NONREF'``: a frame that no other frame
     references is then not decoded at all (about half of an x264 stream
     with B-frames), while reference frames still are.
+
+    Some files carry no usable presentation timestamps: AVI (its
+    timestamps are made up from the packet order, which is not the display
+    order once there are B-frames), raw streams, or packets without or
+    with repeated timestamps. Such a reader is ``sequential``: it decodes
+    from the first frame and counts frames in output order (what a
+    sequential decode returns), stopping at the last wanted frame. That is
+    slower but exact, where mapping made-up timestamps would silently
+    return other frames.
 
     Args:
         path (str | BinaryIO): local video file, or a seekable binary file
@@ -92,6 +106,7 @@ class PyAVSeekReader:
         self.path = name or (path if isinstance(path, str) else
                              getattr(path, 'name', '<file object>'))
         self.skip_nonref = skip_nonref
+        self._source = path
         self._container = None
         self._container = av.open(path)
         if not self._container.streams.video:
@@ -104,14 +119,18 @@ class PyAVSeekReader:
         self._reformatter = VideoReformatter()
         pts, key = [], []
         for packet in self._container.demux(stream):
-            if packet.pts is None or packet.size == 0:
-                continue  # flush packets / packets without a timestamp
-            pts.append(packet.pts)
+            if packet.size == 0:
+                continue  # flush packets
+            pts.append(-1 if packet.pts is None else packet.pts)
             key.append(packet.is_keyframe)
         if not pts:
             self.close()
-            raise ValueError(f'{path}: no video packet with a timestamp')
+            raise ValueError(f'{self.path}: no video packet')
         pts_arr = np.asarray(pts, dtype=np.int64)
+        formats = set(self._container.format.name.split(','))
+        self.sequential = bool(formats & _NO_PTS_FORMATS
+                               or (pts_arr == -1).any()
+                               or len(np.unique(pts_arr)) < len(pts_arr))
         order = np.argsort(pts_arr, kind='stable')
         self._pts = pts_arr[order]
         self._key_pts = np.sort(pts_arr[np.asarray(key, dtype=bool)])
@@ -162,6 +181,9 @@ class PyAVSeekReader:
                              f'[0, {len(self)}): {inds.min()}..{inds.max()}')
         uniq = np.unique(inds)
         frames: Dict[int, np.ndarray] = {}
+        if self.sequential:
+            self._decode_from_start(uniq, frames)
+            return self._gather(inds, uniq, frames)
         want_pts = self._pts[uniq]
         start = 0
         while start < len(uniq):
@@ -175,11 +197,39 @@ class PyAVSeekReader:
             self._decode_run(key, uniq[start:end], want_pts[start:end],
                              frames)
             start = end
+        return self._gather(inds, uniq, frames)
+
+    def _gather(self, inds: np.ndarray, uniq: np.ndarray,
+                frames: Dict[int, np.ndarray]) -> np.ndarray:
+        """``(len(inds), H, W, 3)`` stack of ``frames``; every index must
+        have been decoded."""
         missing = [int(i) for i in uniq if int(i) not in frames]
         if missing:
             raise RuntimeError(f'{self.path}: the decoder produced no frame '
                                f'for indices {missing[:5]}')
         return np.stack([frames[int(i)] for i in inds])
+
+    def _decode_from_start(self, idx: np.ndarray,
+                           out: Dict[int, np.ndarray]) -> None:
+        """Decode from the first frame until the frames ``idx``
+        (ascending display-order indices) are in ``out``."""
+        import av
+        # reopening is the one way back to the start that works for every
+        # container (a seek to 0 needs a keyframe timestamp <= 0)
+        self.close()
+        if not isinstance(self._source, str):
+            self._source.seek(0)
+        self._container = av.open(self._source)
+        stream = self._container.streams.video[0]
+        stream.thread_count = self._stream.thread_count
+        self._stream = stream
+        wanted, last = set(idx.tolist()), int(idx[-1])
+        convert = self._reformatter.reformat
+        for i, frame in enumerate(self._container.decode(stream)):
+            if i in wanted:
+                out[i] = convert(frame, format='rgb24').to_ndarray()
+            if i >= last:
+                break
 
     def _decode_run(self, key_pts: int, idx: np.ndarray, pts: np.ndarray,
                     out: Dict[int, np.ndarray]) -> None:

@@ -17,26 +17,32 @@ from mmmae.datasets.transforms.video_decode import (  # noqa: E402
     FrameCacheInit, PyAVSeekReader, VideoDecode, VideoInit)
 
 
-def write_h264(path, num_frames=60, size=(48, 64), gop=12, seed=0):
-    """A libx264 mp4 with a keyframe every ``gop`` frames and B-frames."""
-    if 'libx264' not in av.codecs_available:
-        pytest.skip('this PyAV build has no libx264 encoder')
+def write_video(path, codec, options, rate=30, num_frames=60, size=(48, 64),
+                seed=0):
+    """Encode ``random_video`` frames with PyAV's ``codec``."""
+    if codec not in av.codecs_available:
+        pytest.skip(f'this PyAV build has no {codec} encoder')
     from conftest import random_video
-    frames = random_video(num_frames, size, seed=seed)
     container = av.open(str(path), 'w')
-    stream = container.add_stream('libx264', rate=30)
+    stream = container.add_stream(codec, rate=rate)
     stream.height, stream.width = size
     stream.pix_fmt = 'yuv420p'
-    stream.gop_size = gop
-    stream.options = {'keyint_min': str(gop), 'sc_threshold': '0',
-                      'bf': '3'}
-    for img in frames:
+    stream.options = options
+    for img in random_video(num_frames, size, seed=seed):
         for packet in stream.encode(av.VideoFrame.from_ndarray(img)):
             container.mux(packet)
     for packet in stream.encode():
         container.mux(packet)
     container.close()
     return str(path)
+
+
+def write_h264(path, num_frames=60, size=(48, 64), gop=12, seed=0):
+    """A libx264 mp4 with a keyframe every ``gop`` frames and B-frames."""
+    return write_video(
+        path, 'libx264',
+        {'g': str(gop), 'keyint_min': str(gop), 'sc_threshold': '0',
+         'bf': '3'}, num_frames=num_frames, size=size, seed=seed)
 
 
 def sequential_decode(path):
@@ -81,23 +87,9 @@ def test_seek_reader_equals_sequential_decode(h264, inds, skip_nonref):
     np.testing.assert_array_equal(reader.get_batch([1, 0]), frames[[1, 0]])
 
 
-def write_avi(path, codec, options, num_frames=60, size=(48, 64)):
+def write_avi(path, codec, options):
     """An AVI whose packets carry made-up timestamps (AVI has none)."""
-    if codec not in av.codecs_available:
-        pytest.skip(f'this PyAV build has no {codec} encoder')
-    from conftest import random_video
-    container = av.open(str(path), 'w')
-    stream = container.add_stream(codec, rate=25)
-    stream.height, stream.width = size
-    stream.pix_fmt = 'yuv420p'
-    stream.options = options
-    for img in random_video(num_frames, size, seed=1):
-        for packet in stream.encode(av.VideoFrame.from_ndarray(img)):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
-    return str(path)
+    return write_video(path, codec, options, rate=25, seed=1)
 
 
 @pytest.mark.parametrize('codec,options', [

@@ -60,51 +60,39 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 BENCH="$PY tools/benchmark/pretrain_step.py"
 INFER="$PY tools/benchmark/inference_views.py"
-if run_step 1; then
-echo "=== [1] GPU ViT-B batch 32: mmmae V1 / V2 vs HF, fp32 + bf16 ==="
-timeout 300 $BENCH --device cuda --batch-size 32 --iters 10 --warmup 3 \
-    --precision fp32 bf16 --impl mmmae mmmae-v2 hf --flops --measure-matmul \
-    --json "$DEST/gpu_vitb_b32.json" 2>&1 | tee "$DEST/gpu_vitb_b32.log"
-fi
-if run_step 2; then
-echo "=== [2] GPU ViT-B batch 32 bf16 with activation checkpointing ==="
-timeout 120 $BENCH --device cuda --batch-size 32 --iters 5 --warmup 2 \
-    --precision bf16 --impl mmmae mmmae-v2 --with-cp \
-    --json "$DEST/gpu_vitb_b32_cp.json" 2>&1 | tee "$DEST/gpu_vitb_b32_cp.log"
-fi
-if run_step 3; then
-echo "=== [3] CPU ViT-B batch 2 (README benchmark) on this machine's CPU ==="
-timeout 300 $BENCH --device cpu --batch-size 2 --iters 3 --warmup 1 \
-    --precision fp32 bf16 --impl mmmae mmmae-v2 hf \
-    --json "$DEST/cpu_vitb_b2.json" 2>&1 | tee "$DEST/cpu_vitb_b2.log"
-fi
-if run_step 4; then
-echo "=== [4] GPU 5x3-view inference, ViT-B, 8 videos per call, fp32 + bf16 ==="
-timeout 150 $INFER --device cuda --videos 8 --iters 10 --warmup 3 \
-    --precision fp32 bf16 --impl mmmae hf \
-    --json "$DEST/gpu_infer_vitb_5x3.json" 2>&1 \
-    | tee "$DEST/gpu_infer_vitb_5x3.log"
-fi
-if run_step 5; then
-echo "=== [5] CPU 5x3-view inference, ViT-B, 1 video, fp32 + bf16 ==="
-timeout 240 $INFER --device cpu --videos 1 --iters 3 --warmup 1 \
-    --precision fp32 bf16 --impl mmmae hf \
-    --json "$DEST/cpu_infer_vitb_5x3.json" 2>&1 \
-    | tee "$DEST/cpu_infer_vitb_5x3.log"
-fi
-if run_step 6; then
-echo "=== [6] MFU: GPU ViT-B batch 128 bf16, fused AdamW ==="
-timeout 180 $BENCH --device cuda --batch-size 128 --iters 8 --warmup 3 \
-    --precision bf16 --impl mmmae mmmae-v2 hf --fused-adamw --flops \
-    --measure-matmul --json "$DEST/gpu_vitb_b128_fused.json" 2>&1 \
-    | tee "$DEST/gpu_vitb_b128_fused.log"
-fi
-if run_step 7; then
-echo "=== [7] MFU: step 6 with torch.compile (static shapes) ==="
-timeout 300 $BENCH --device cuda --batch-size 128 --iters 8 --warmup 3 \
-    --precision bf16 --impl mmmae mmmae-v2 --fused-adamw --compile --flops \
-    --measure-matmul --json "$DEST/gpu_vitb_b128_fused_compile.json" 2>&1 \
-    | tee "$DEST/gpu_vitb_b128_fused_compile.log"
-fi
+# step N TITLE TIMEOUT NAME CMD...: run CMD (with --json) if N is selected,
+# log to $DEST/NAME.log
+step() {
+    local n="$1" title="$2" limit="$3" name="$4"
+    shift 4
+    run_step "$n" || return 0
+    echo "=== [$n] $title ==="
+    timeout "$limit" "$@" --json "$DEST/$name.json" 2>&1 \
+        | tee "$DEST/$name.log"
+}
+step 1 "GPU ViT-B batch 32: mmmae V1 / V2 vs HF, fp32 + bf16" 300 \
+    gpu_vitb_b32 $BENCH --device cuda --batch-size 32 --iters 10 \
+    --warmup 3 --precision fp32 bf16 --impl mmmae mmmae-v2 hf --flops \
+    --measure-matmul
+step 2 "GPU ViT-B batch 32 bf16 with activation checkpointing" 120 \
+    gpu_vitb_b32_cp $BENCH --device cuda --batch-size 32 --iters 5 \
+    --warmup 2 --precision bf16 --impl mmmae mmmae-v2 --with-cp
+step 3 "CPU ViT-B batch 2 (README benchmark) on this machine's CPU" 300 \
+    cpu_vitb_b2 $BENCH --device cpu --batch-size 2 --iters 3 --warmup 1 \
+    --precision fp32 bf16 --impl mmmae mmmae-v2 hf
+step 4 "GPU 5x3-view inference, ViT-B, 8 videos per call, fp32 + bf16" 150 \
+    gpu_infer_vitb_5x3 $INFER --device cuda --videos 8 --iters 10 \
+    --warmup 3 --precision fp32 bf16 --impl mmmae hf
+step 5 "CPU 5x3-view inference, ViT-B, 1 video, fp32 + bf16" 240 \
+    cpu_infer_vitb_5x3 $INFER --device cpu --videos 1 --iters 3 \
+    --warmup 1 --precision fp32 bf16 --impl mmmae hf
+step 6 "MFU: GPU ViT-B batch 128 bf16, fused AdamW" 180 \
+    gpu_vitb_b128_fused $BENCH --device cuda --batch-size 128 --iters 8 \
+    --warmup 3 --precision bf16 --impl mmmae mmmae-v2 hf --fused-adamw \
+    --flops --measure-matmul
+step 7 "MFU: step 6 with torch.compile (static shapes)" 300 \
+    gpu_vitb_b128_fused_compile $BENCH --device cuda --batch-size 128 \
+    --iters 8 --warmup 3 --precision bf16 --impl mmmae mmmae-v2 \
+    --fused-adamw --compile --flops --measure-matmul
 echo "=== summary ==="
 grep -h -E 'speed-up|ratio|matmul rate|^\|' "$DEST"/*.log

@@ -12,6 +12,7 @@ import os
 import os.path as osp
 import signal
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -130,6 +131,9 @@ def make_runner(root, work_dir, num_workers=2, epochs=2, **ds_kwargs):
                   custom_hooks=[dict(type='BadSampleLoggerHook')],
                   default_scope='mmmae',
                   randomness=dict(seed=0),
+                  # unique: MMEngine shares one logger (and log file)
+                  # between Runners created in the same second
+                  experiment_name=f'bad_videos_{uuid.uuid4().hex}',
                   log_level='INFO')
 
 

@@ -5,6 +5,7 @@ import logging
 import os
 import os.path as osp
 import re
+import uuid
 from types import SimpleNamespace
 
 import numpy as np
@@ -121,6 +122,9 @@ def test_hook_in_runner(dirty_dir, tmp_path, wrap):
                     custom_hooks=[dict(type='BadSampleLoggerHook')],
                     default_scope='mmmae',
                     randomness=dict(seed=0),
+                    # unique: MMEngine shares one logger (and log file)
+                    # between Runners created in the same second
+                    experiment_name=f'bad_sample_{uuid.uuid4().hex}',
                     log_level='INFO')
     assert any(isinstance(h, BadSampleLoggerHook) for h in runner.hooks)
     runner.train()

@@ -93,7 +93,7 @@ class PyAVSeekReader:
             object. Defaults to ``path`` itself when it is a string.
 
     Raises:
-        ValueError: the file has no video stream or no frame timestamps.
+        ValueError: the file has no video stream or no video packet.
     """
 
     def __init__(self,
@@ -107,7 +107,7 @@ class PyAVSeekReader:
                              getattr(path, 'name', '<file object>'))
         self.skip_nonref = skip_nonref
         self._source = path
-        self._container = None
+        self._container = None  # for __del__ when av.open raises
         self._container = av.open(path)
         if not self._container.streams.video:
             self.close()
@@ -297,8 +297,7 @@ class NpyFrameReader:
             raise ValueError(
                 f'{self.path}: expected a (T, H, W, 3) uint8 frame cache, '
                 f'got {self.frames.dtype} {self.frames.shape}; regenerate it '
-                'with '
-                'tools/dataset_converters/cache_frames.py')
+                'with tools/dataset_converters/cache_frames.py')
         self.fps = float(fps)
 
     def __len__(self) -> int:

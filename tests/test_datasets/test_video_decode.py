@@ -18,8 +18,10 @@ from mmmae.datasets.transforms.video_decode import (  # noqa: E402
 
 
 def write_video(path, codec, options, rate=30, num_frames=60, size=(48, 64),
-                seed=0):
-    """Encode ``random_video`` frames with PyAV's ``codec``."""
+                seed=0, shift=0):
+    """Encode ``random_video`` frames with PyAV's ``codec``; ``shift`` moves
+    every timestamp ``shift`` frames earlier (in an MP4 the frames before 0
+    are then cut by the edit list)."""
     if codec not in av.codecs_available:
         pytest.skip(f'this PyAV build has no {codec} encoder')
     from conftest import random_video
@@ -28,10 +30,13 @@ def write_video(path, codec, options, rate=30, num_frames=60, size=(48, 64),
     stream.height, stream.width = size
     stream.pix_fmt = 'yuv420p'
     stream.options = options
+    packets = []
     for img in random_video(num_frames, size, seed=seed):
-        for packet in stream.encode(av.VideoFrame.from_ndarray(img)):
-            container.mux(packet)
-    for packet in stream.encode():
+        packets += stream.encode(av.VideoFrame.from_ndarray(img))
+    packets += stream.encode()
+    for packet in packets:  # encoder time base: 1 / rate
+        packet.pts -= shift
+        packet.dts -= shift
         container.mux(packet)
     container.close()
     return str(path)
@@ -109,6 +114,21 @@ def test_seek_reader_is_exact_on_avi(tmp_path, codec, options):
         np.testing.assert_array_equal(reader.get_batch(inds), frames[inds])
     out = _load(_decode_pipeline(VideoInit(backend='pyav')), path, seed=2)
     np.testing.assert_array_equal(out['imgs'], frames[out['frame_inds']])
+
+
+@pytest.mark.parametrize('skip_nonref', [True, False])
+def test_seek_reader_skips_frames_cut_by_an_edit_list(tmp_path, skip_nonref):
+    """The edit list cuts the first 5 frames: the decoder returns 55, and so
+    must the reader, with the same indices (counting the 60 packets failed
+    on indices 0-4 and shifted the rest by 5)."""
+    path = write_video(tmp_path / 'cut.mp4', 'libx264',
+                       {'g': '12', 'sc_threshold': '0', 'bf': '3'}, shift=5)
+    frames = sequential_decode(path)
+    assert len(frames) == 55
+    reader = PyAVSeekReader(path, skip_nonref=skip_nonref)
+    assert len(reader) == 55 and not reader.sequential
+    for inds in (np.arange(0, 55, 4), np.array([54, 0, 13, 1])):
+        np.testing.assert_array_equal(reader.get_batch(inds), frames[inds])
 
 
 def test_seek_reader_seeks_on_mp4(h264):

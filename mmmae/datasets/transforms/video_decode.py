@@ -60,7 +60,9 @@ class PyAVSeekReader:
     At construction the packets of the video stream are demuxed once (no
     decoding) to learn the presentation timestamps: frame ``i`` is the
     ``i``-th smallest packet ``pts``, which is the order a sequential decode
-    returns frames in, and the keyframe timestamps say where a seek lands.
+    returns frames in (packets that an MP4 edit list cuts are decoded as
+    references but are not frames), and the keyframe timestamps say where a
+    seek lands.
 
     :meth:`get_batch` groups the wanted frames into runs that need no new
     seek (the next wanted frame comes before the next keyframe that could
@@ -117,22 +119,27 @@ class PyAVSeekReader:
         self._stream = stream
         # one reformatter reuses its swscale context across frames
         self._reformatter = VideoReformatter()
-        pts, key = [], []
+        pts, key, shown = [], [], []
         for packet in self._container.demux(stream):
             if packet.size == 0:
                 continue  # flush packets
             pts.append(-1 if packet.pts is None else packet.pts)
             key.append(packet.is_keyframe)
-        if not pts:
+            # an MP4 edit list can cut leading frames: their packets are
+            # decoded (others reference them) but yield no frame
+            shown.append(not packet.is_discard)
+        shown = np.asarray(shown, dtype=bool)
+        if not shown.any():
             self.close()
             raise ValueError(f'{self.path}: no video packet')
         pts_arr = np.asarray(pts, dtype=np.int64)
+        frame_pts = pts_arr[shown]
         formats = set(self._container.format.name.split(','))
         self.sequential = bool(formats & _NO_PTS_FORMATS
                                or (pts_arr == -1).any()
-                               or len(np.unique(pts_arr)) < len(pts_arr))
-        order = np.argsort(pts_arr, kind='stable')
-        self._pts = pts_arr[order]
+                               or len(np.unique(frame_pts)) < len(frame_pts))
+        self._pts = np.sort(frame_pts, kind='stable')
+        # seeks may land on a cut keyframe: decoding starts there
         self._key_pts = np.sort(pts_arr[np.asarray(key, dtype=bool)])
         if len(self._key_pts) == 0:
             self._key_pts = self._pts[:1]

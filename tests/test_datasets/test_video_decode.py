@@ -132,7 +132,27 @@ def test_seek_reader_skips_frames_cut_by_an_edit_list(tmp_path, skip_nonref):
 
 
 def test_seek_reader_seeks_on_mp4(h264):
-    assert not PyAVSeekReader(h264[0]).sequential
+    reader = PyAVSeekReader(h264[0])
+    reader.get_batch([30, 59, 5])
+    assert not reader.sequential  # every seek landed on its keyframe
+
+
+@pytest.mark.parametrize('codec,ext,seeks', [
+    ('libx264', 'mkv', True),
+    ('libx264', 'mov', True),
+    ('libx264', 'flv', True),
+    ('libvpx-vp9', 'webm', True),
+    ('libx264', 'ts', False),  # byte-position seeks land off the keyframe
+])
+def test_seek_reader_on_other_containers(tmp_path, codec, ext, seeks):
+    options = {'g': '12', 'bf': '3'} if codec == 'libx264' else {
+        'g': '12', 'auto-alt-ref': '1', 'lag-in-frames': '16'}
+    path = write_video(tmp_path / f'v.{ext}', codec, options, rate=25)
+    frames = sequential_decode(path)
+    reader = PyAVSeekReader(path)
+    for inds in (np.arange(0, 60, 5), np.array([59, 0, 31, 17])):
+        np.testing.assert_array_equal(reader.get_batch(inds), frames[inds])
+    assert reader.sequential is not seeks
 
 
 def test_seek_reader_rejects_bad_indices(h264):

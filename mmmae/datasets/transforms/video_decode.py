@@ -54,6 +54,10 @@ _BACKENDS = ('auto', 'decord', 'pyav', 'npy')
 _NO_PTS_FORMATS = frozenset({'avi'})
 
 
+class _SeekMissed(Exception):
+    """A seek did not land on the keyframe it asked for."""
+
+
 class PyAVSeekReader:
     """Frame-accurate random access to a video with PyAV, by seeking.
 
@@ -82,7 +86,9 @@ class PyAVSeekReader:
     from the first frame and counts frames in output order (what a
     sequential decode returns), stopping at the last wanted frame. That is
     slower but exact, where mapping made-up timestamps would silently
-    return other frames.
+    return other frames. A reader also turns sequential when a seek lands
+    elsewhere than on the keyframe it asked for (MPEG-TS seeks by byte
+    position).
 
     Args:
         path (str | BinaryIO): local video file, or a seekable binary file
@@ -193,17 +199,25 @@ class PyAVSeekReader:
             return self._gather(inds, uniq, frames)
         want_pts = self._pts[uniq]
         start = 0
-        while start < len(uniq):
-            # one seek per run: extend the run while the next wanted frame
-            # lies before the next keyframe a fresh seek would start from
-            key = self._keyframe_before(int(want_pts[start]))
-            end = start + 1
-            while (end < len(uniq)
-                   and self._keyframe_before(int(want_pts[end])) == key):
-                end += 1
-            self._decode_run(key, uniq[start:end], want_pts[start:end],
-                             frames)
-            start = end
+        try:
+            while start < len(uniq):
+                # one seek per run: extend the run while the next wanted
+                # frame lies before the next keyframe a fresh seek would
+                # start from
+                key = self._keyframe_before(int(want_pts[start]))
+                end = start + 1
+                while (end < len(uniq) and self._keyframe_before(
+                        int(want_pts[end])) == key):
+                    end += 1
+                self._decode_run(key, uniq[start:end], want_pts[start:end],
+                                 frames)
+                start = end
+        except _SeekMissed:
+            # the container seeks inexactly (e.g. MPEG-TS seeks by byte
+            # position): decode from the start, now and from now on
+            self.sequential = True
+            frames.clear()
+            self._decode_from_start(uniq, frames)
         return self._gather(inds, uniq, frames)
 
     def _gather(self, inds: np.ndarray, uniq: np.ndarray,
@@ -257,9 +271,14 @@ class PyAVSeekReader:
         container.seek(key_pts, backward=True, any_frame=False, stream=stream)
         ctx.flush_buffers()
         skipping = False
+        first = True
         try:
             for packet in container.demux(stream):
                 p = packet.pts
+                if first:
+                    if p != key_pts:
+                        raise _SeekMissed
+                    first = False
                 # a wanted frame and every packet without a timestamp is
                 # decoded in full; others only if a frame references them
                 skip = self.skip_nonref and p is not None and p not in wanted

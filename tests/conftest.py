@@ -2,6 +2,10 @@
 import os
 import os.path as osp
 
+# PyAV before decord: once decord's bundled FFmpeg libraries are loaded,
+# PyAV cannot open its libvpx-vp9 *encoder* (EINVAL), which the container
+# tests use to write WebM files; decoding is unaffected either way.
+import av  # noqa: F401
 import numpy as np
 import pytest
 

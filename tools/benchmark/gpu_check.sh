@@ -17,12 +17,15 @@
 #   5. the same inference (1 video) on this machine's CPU (native bf16);
 #   6. the MFU attempt: batch 128, bf16, fused AdamW, V1 and V2, FLOPs and
 #      the measured matmul rate;
-#   7. step 6 with torch.compile (static shapes) of the encoder and decoder.
+#   7. step 6 with cuDNN attention first in SDPA's kernel order (torch tries
+#      it last by default);
+#   8. step 6 with torch.compile (static shapes) of the encoder and decoder;
+#   9. step 8 with cuDNN attention (V1 only).
 #
 # Usage: bash tools/benchmark/gpu_check.sh [WHEEL_DIR] [OUT_DIR]
 # Logs and JSON land in OUT_DIR (default: $OUT or work_dirs/gpu_check).
-# STEPS="4 6 7" runs only those steps (default: all); with a 15-minute
-# device budget, steps 1-3 take about 8 minutes and 4-7 about 6.
+# STEPS="4 6 8" runs only those steps (default: all); with a 15-minute
+# device budget, steps 1-3 take about 8 minutes and 4-9 about 8.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -31,7 +34,7 @@ DEST="${2:-${OUT:-$ROOT/work_dirs/gpu_check}}"
 PY="${PYTHON:-python3}"
 SITE="${MMMAE_SITE:-/tmp/mmmae_site}"
 export PYTHONUNBUFFERED=1
-STEPS=" ${STEPS:-1 2 3 4 5 6 7} "
+STEPS=" ${STEPS:-1 2 3 4 5 6 7 8 9} "
 run_step() { [[ "$STEPS" == *" $1 "* ]]; }
 mkdir -p "$DEST"
 
@@ -90,9 +93,17 @@ step 6 "MFU: GPU ViT-B batch 128 bf16, fused AdamW" 180 \
     gpu_vitb_b128_fused $BENCH --device cuda --batch-size 128 --iters 8 \
     --warmup 3 --precision bf16 --impl mmmae mmmae-v2 hf --fused-adamw \
     --flops --measure-matmul
-step 7 "MFU: step 6 with torch.compile (static shapes)" 300 \
+step 7 "MFU: step 6 with cuDNN attention" 120 \
+    gpu_vitb_b128_fused_cudnn $BENCH --device cuda --batch-size 128 \
+    --iters 8 --warmup 3 --precision bf16 --impl mmmae mmmae-v2 \
+    --fused-adamw --sdpa-backend cudnn --flops --measure-matmul
+step 8 "MFU: step 6 with torch.compile (static shapes)" 300 \
     gpu_vitb_b128_fused_compile $BENCH --device cuda --batch-size 128 \
     --iters 8 --warmup 3 --precision bf16 --impl mmmae mmmae-v2 \
     --fused-adamw --compile --flops --measure-matmul
+step 9 "MFU: torch.compile with cuDNN attention" 240 \
+    gpu_vitb_b128_fused_compile_cudnn $BENCH --device cuda \
+    --batch-size 128 --iters 8 --warmup 3 --precision bf16 --impl mmmae \
+    --fused-adamw --compile --sdpa-backend cudnn --flops --measure-matmul
 echo "=== summary ==="
 grep -h -E 'speed-up|ratio|matmul rate|^\|' "$DEST"/*.log

@@ -42,11 +42,11 @@ from typing import Callable, Dict, Mapping, Tuple
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from pretrain_step import (ARCHS, hf_encoder_kwargs,  # noqa: E402
-                           measure_memory, ours_backbone_cfg,
-                           print_ratio_lines, release_memory,
-                           set_layer_norm_eps_,
-                           set_mmap_threshold, sync)
+from pretrain_step import (ARCHS, SDPA_BACKENDS,  # noqa: E402
+                           hf_encoder_kwargs, measure_memory,
+                           ours_backbone_cfg, print_ratio_lines,
+                           release_memory, sdpa_choice, sdpa_context,
+                           set_layer_norm_eps_, set_mmap_threshold, sync)
 
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 # impl -> (wall times, process CPU times, working memory bytes, last output)
@@ -319,15 +319,16 @@ def infer_fns(ours, hf, x, x_hf) -> Dict[str, Callable]:
     return {'mmmae': ours_fn, 'hf': hf_fn}
 
 
-def make_infer(fn, precision, device, grad_mode):
-    """One timed inference call: ``fn`` under the grad mode and, for
-    ``'bf16'``, bfloat16 autocast."""
+def make_infer(fn, precision, device, grad_mode, sdpa='default'):
+    """One timed inference call: ``fn`` under the grad mode, the SDPA
+    kernel order of ``sdpa_context(sdpa)`` and, for ``'bf16'``, bfloat16
+    autocast."""
     ctx = torch.inference_mode if grad_mode == 'inference' else torch.no_grad
     use_bf16 = precision == 'bf16'
 
     def step():
-        with ctx(), torch.autocast(device.type, dtype=torch.bfloat16,
-                                   enabled=use_bf16):
+        with ctx(), sdpa_context(sdpa), torch.autocast(
+                device.type, dtype=torch.bfloat16, enabled=use_bf16):
             return fn()
 
     return step
@@ -377,6 +378,10 @@ def parse_args(argv=None):
     p.add_argument('--grad-mode', choices=['inference', 'no_grad'],
                    default='inference',
                    help='torch.inference_mode() or torch.no_grad()')
+    p.add_argument('--sdpa-backend', choices=SDPA_BACKENDS,
+                   default='default',
+                   help='SDPA kernel tried first, for both implementations '
+                   '(cudnn: cuDNN attention, the fastest on Hopper)')
     p.add_argument('--parity-views', type=int, default=0,
                    help='compare the logits of only this many views before '
                    'timing (0 = all); the averaged scores of all views are '
@@ -405,6 +410,12 @@ def main(argv=None) -> int:
           f'{args.frames}x{args.img_size}x{args.img_size} ({n_tok} tokens) '
           f'per video, one batch; {args.grad_mode} mode, warmup '
           f'{args.warmup}, iters {args.iters}')
+    kernels = [
+        sdpa_choice(device, args.sdpa_backend, ARCHS[args.arch][2], n_tok, dt)
+        for dt in (torch.bfloat16, torch.float32)
+    ]
+    print(f'SDPA kernel ({args.sdpa_backend}) for the encoder: bf16 '
+          f'{kernels[0]}, fp32 {kernels[1]}')
     d_logit = parity_check(ours, hf, x, x_hf, args.parity_views)
     n_checked = min(args.parity_views or x.shape[0] * n_views,
                     x.shape[0] * n_views)
@@ -415,7 +426,8 @@ def main(argv=None) -> int:
     results = {}
     for precision in args.precision:
         steps = {
-            i: make_infer(fns[i], precision, device, args.grad_mode)
+            i: make_infer(fns[i], precision, device, args.grad_mode,
+                          args.sdpa_backend)
             for i in args.impl
         }
         res = run_interleaved(steps, models, device, args.warmup, args.iters)

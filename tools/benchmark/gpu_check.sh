@@ -17,8 +17,8 @@
 #   5. the same inference (1 video) on this machine's CPU (native bf16);
 #   6. the MFU attempt: batch 128, bf16, fused AdamW, V1 and V2, FLOPs and
 #      the measured matmul rate;
-#   7. step 6 with cuDNN attention first in SDPA's kernel order (torch tries
-#      it last by default);
+#   7. step 6 with cuDNN attention first in SDPA's kernel order (torch 2.11
+#      on an H200 already picked it: the steps print the kernel used);
 #   8. step 6 with torch.compile (static shapes) of the encoder and decoder;
 #   9. step 8 with cuDNN attention (V1 only).
 #

@@ -1,5 +1,7 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """Tiny MultiMAE configs matching the official parity fixtures."""
+import torch
+
 from mmmae.registry import MODELS
 
 
@@ -62,3 +64,12 @@ def tiny_model(**kwargs):
             neck=tiny_neck_cfg(),
             head=tiny_head_cfg(),
             **kwargs))
+
+
+def tiny_eval_model(seed=0):
+    """:func:`tiny_model` with the official init from ``seed``, in eval
+    mode."""
+    torch.manual_seed(seed)
+    m = tiny_model()
+    m.init_weights()
+    return m.eval()

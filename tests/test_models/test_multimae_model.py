@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from _multimae_helpers import (tiny_backbone_cfg, tiny_head_cfg, tiny_model,
-                               tiny_neck_cfg)
+from _multimae_helpers import (tiny_backbone_cfg, tiny_eval_model,
+                               tiny_head_cfg, tiny_neck_cfg)
 from mmengine.structures import BaseDataElement
 
 from mmmae.models import (MaskedCrossEntropyLoss, MaskedL1Loss, MaskedMSELoss,
@@ -37,10 +37,7 @@ def _random_masks(B, n=16, keep=8, seed=0):
 
 @pytest.fixture(scope='module')
 def model():
-    torch.manual_seed(0)
-    m = tiny_model()
-    m.init_weights()
-    return m.eval()
+    return tiny_eval_model()
 
 
 def test_sincos_layout():

@@ -16,11 +16,14 @@
 #      fp32 and bf16 on the GPU;
 #   5. the same inference (1 video) on this machine's CPU (native bf16);
 #   6. the MFU attempt: batch 128, bf16, fused AdamW, V1 and V2, FLOPs and
-#      the measured matmul rate;
+#      the measured matmul rate; also V1 without host-side token counts
+#      (mmmae-sync: every mask gather syncs with the device);
 #   7. step 6 with cuDNN attention first in SDPA's kernel order (torch 2.11
 #      on an H200 already picked it: the steps print the kernel used);
-#   8. step 6 with torch.compile (static shapes) of the encoder and decoder;
-#   9. step 8 with cuDNN attention (V1 only).
+#   8. step 6 with torch.compile (static shapes) of the whole loss
+#      (encoder, decoder, targets and loss in one graph);
+#   9. step 8 with cuDNN attention (V1 only);
+#  10. step 8 compiling only the encoder and decoder modules (V1 only).
 #
 # Usage: bash tools/benchmark/gpu_check.sh [WHEEL_DIR] [OUT_DIR]
 # Logs and JSON land in OUT_DIR (default: $OUT or work_dirs/gpu_check).
@@ -34,7 +37,7 @@ DEST="${2:-${OUT:-$ROOT/work_dirs/gpu_check}}"
 PY="${PYTHON:-python3}"
 SITE="${MMMAE_SITE:-/tmp/mmmae_site}"
 export PYTHONUNBUFFERED=1
-STEPS=" ${STEPS:-1 2 3 4 5 6 7 8 9} "
+STEPS=" ${STEPS:-1 2 3 4 5 6 7 8 9 10} "
 run_step() { [[ "$STEPS" == *" $1 "* ]]; }
 mkdir -p "$DEST"
 
@@ -70,8 +73,10 @@ step() {
     shift 4
     run_step "$n" || return 0
     echo "=== [$n] $title ==="
+    local t0=$SECONDS
     timeout "$limit" "$@" --json "$DEST/$name.json" 2>&1 \
         | tee "$DEST/$name.log"
+    echo "[$n] took $((SECONDS - t0)) s" | tee -a "$DEST/$name.log"
 }
 step 1 "GPU ViT-B batch 32: mmmae V1 / V2 vs HF, fp32 + bf16" 300 \
     gpu_vitb_b32 $BENCH --device cuda --batch-size 32 --iters 10 \
@@ -91,19 +96,24 @@ step 5 "CPU 5x3-view inference, ViT-B, 1 video, fp32 + bf16" 240 \
     --warmup 1 --precision fp32 bf16 --impl mmmae hf
 step 6 "MFU: GPU ViT-B batch 128 bf16, fused AdamW" 180 \
     gpu_vitb_b128_fused $BENCH --device cuda --batch-size 128 --iters 8 \
-    --warmup 3 --precision bf16 --impl mmmae mmmae-v2 hf --fused-adamw \
-    --flops --measure-matmul
+    --warmup 3 --precision bf16 --impl mmmae mmmae-sync mmmae-v2 hf \
+    --fused-adamw --flops --measure-matmul
 step 7 "MFU: step 6 with cuDNN attention" 120 \
     gpu_vitb_b128_fused_cudnn $BENCH --device cuda --batch-size 128 \
     --iters 8 --warmup 3 --precision bf16 --impl mmmae mmmae-v2 \
     --fused-adamw --sdpa-backend cudnn --flops --measure-matmul
-step 8 "MFU: step 6 with torch.compile (static shapes)" 300 \
+step 8 "MFU: step 6 with torch.compile of the whole loss" 300 \
     gpu_vitb_b128_fused_compile $BENCH --device cuda --batch-size 128 \
     --iters 8 --warmup 3 --precision bf16 --impl mmmae mmmae-v2 \
-    --fused-adamw --compile --flops --measure-matmul
+    --fused-adamw --compile --flops --measure-matmul --profile \
+    --profile-top 30
 step 9 "MFU: torch.compile with cuDNN attention" 240 \
     gpu_vitb_b128_fused_compile_cudnn $BENCH --device cuda \
     --batch-size 128 --iters 8 --warmup 3 --precision bf16 --impl mmmae \
     --fused-adamw --compile --sdpa-backend cudnn --flops --measure-matmul
+step 10 "MFU: torch.compile of the encoder and decoder modules only" 240 \
+    gpu_vitb_b128_fused_compile_modules $BENCH --device cuda \
+    --batch-size 128 --iters 8 --warmup 3 --precision bf16 --impl mmmae \
+    --fused-adamw --compile --compile-scope modules --flops --measure-matmul
 echo "=== summary ==="
 grep -h -E 'speed-up|ratio|matmul rate|^\|' "$DEST"/*.log

@@ -1,6 +1,6 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """MultiMAE multi-modal masked autoencoder algorithm."""
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -83,20 +83,45 @@ class MultiMAE(BaseModel):
             dict | None: ``modality -> (B, N_d)`` bool, or None when the
             samples carry no masks.
         """
+        return MultiMAE.stack_masks(inputs, data_samples)[0]
+
+    @staticmethod
+    def stack_masks(
+        inputs: Inputs, data_samples: Optional[SampleList]
+    ) -> Tuple[Optional[Dict[str, torch.Tensor]], Optional[int]]:
+        """:meth:`get_masks` plus the visible tokens per sample, counted
+        while the masks are still on the host.
+
+        The pipeline packs the masks as CPU tensors and the data
+        preprocessor leaves the ``masks`` dict there, so each modality is
+        stacked and counted on the host and copied to the device once.
+        Only the total over modalities is returned: it is the same for
+        every batch of a run (the per-modality split changes each sample),
+        so a compiled graph specialised on it is reused.
+
+        Args:
+            inputs (Mapping): Batched inputs (for the device and batch size).
+            data_samples (list, optional): Samples with a ``masks`` dict.
+
+        Returns:
+            tuple: The masks as :meth:`get_masks` returns them, and the
+            common number of visible tokens per sample over all of them
+            (None unless every mask row was on the host and the samples
+            agree; the backbone then counts, and reports unequal samples).
+        """
         if not data_samples:
-            return None
+            return None, None
         per_sample = [ds.get('masks', None) for ds in data_samples]
         if all(m is None for m in per_sample):
-            return None
+            return None, None
         if any(m is None for m in per_sample):
             raise ValueError('some data samples have masks and others not')
         ref = next(iter(inputs.values()))
         if len(per_sample) != ref.shape[0]:
             raise ValueError(f'{len(per_sample)} data samples for a batch '
                              f'of {ref.shape[0]}')
-        keys = list(per_sample[0])
-        out = {}
-        for k in keys:
+        out, host = {}, []
+        for k in list(per_sample[0]):
             rows = []
             for i, m in enumerate(per_sample):
                 if k not in m:
@@ -104,9 +129,19 @@ class MultiMAE(BaseModel):
                 v = m[k]
                 if not isinstance(v, torch.Tensor):
                     v = torch.from_numpy(np.asarray(v))
-                rows.append(v.to(ref.device).reshape(-1).bool())
-            out[k] = torch.stack(rows)
-        return out
+                rows.append(v.reshape(-1).bool())
+            if host is not None and all(r.device.type == 'cpu'
+                                        for r in rows):
+                stacked = torch.stack(rows)
+                host.append((~stacked).sum(1))
+                out[k] = stacked.to(ref.device)
+            else:
+                host = None
+                out[k] = torch.stack([r.to(ref.device) for r in rows])
+        if not host:
+            return out, None
+        totals = set(torch.stack(host).sum(0).tolist())
+        return out, totals.pop() if len(totals) == 1 else None
 
     def forward(self,
                 inputs: Inputs,
@@ -151,14 +186,23 @@ class MultiMAE(BaseModel):
     def reconstruct(self,
                     inputs: Inputs,
                     masks: Optional[Mapping[str, torch.Tensor]] = None,
-                    tasks: Optional[Sequence[str]] = None
+                    tasks: Optional[Sequence[str]] = None,
+                    num_visible: Optional[int] = None
                     ) -> Dict[str, torch.Tensor]:
         """Encode the visible tokens and run the decoders.
+
+        Args:
+            inputs (Mapping): Normalised ``modality -> (B, ...)``.
+            masks (Mapping, optional): ``modality -> (B, N_d)`` bool.
+            tasks (Sequence[str], optional): Decoders to run (all if None).
+            num_visible (int, optional): Visible tokens per sample over
+                ``masks``, counted on the host (:meth:`stack_masks`): no
+                device sync.
 
         Returns:
             dict: ``task -> (B, C, h, w)``.
         """
-        tokens, info = self.backbone(inputs, masks)
+        tokens, info = self.backbone(inputs, masks, num_visible)
         return self.neck(tokens, info, tasks)
 
     def loss(self, inputs: Inputs,
@@ -174,12 +218,12 @@ class MultiMAE(BaseModel):
         """
         if self.head is None:
             raise RuntimeError('MultiMAE.loss needs a head')
-        masks = self.get_masks(inputs, data_samples)
+        masks, num_visible = self.stack_masks(inputs, data_samples)
         if masks is None:
             raise ValueError(
                 'MultiMAE.loss needs data_samples[i].masks (True = masked); '
                 'add a multi-modal mask generator to the pipeline')
-        preds = self.reconstruct(inputs, masks)
+        preds = self.reconstruct(inputs, masks, num_visible=num_visible)
         return self.head.loss(preds, inputs, masks)
 
     def predict(self, inputs: Inputs,
@@ -195,8 +239,8 @@ class MultiMAE(BaseModel):
             logits) and ``masks`` (``modality -> (N_d,)`` bool; all False
             without masks) set.
         """
-        masks = self.get_masks(inputs, data_samples)
-        tokens, info = self.backbone(inputs, masks)
+        masks, num_visible = self.stack_masks(inputs, data_samples)
+        tokens, info = self.backbone(inputs, masks, num_visible)
         preds = self.neck(tokens, info)
         B = tokens.shape[0]
         if data_samples is None:

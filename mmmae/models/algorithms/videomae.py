@@ -112,6 +112,32 @@ class VideoMAE(BaseModel):
             raise ValueError('data samples have decoder_mask but no mask')
         return mask, decoder_mask
 
+    @staticmethod
+    def known_count(data_samples: Optional[SampleList],
+                    key: str) -> Optional[int]:
+        """A per-sample token count recorded on the host, if every sample
+        has the same one.
+
+        ``VideoMAEDataPreprocessor`` records ``num_visible`` and
+        ``num_decoded`` while the masks are still on the CPU; with them the
+        model gathers tokens with fixed shapes (no device sync).
+
+        Args:
+            data_samples (list, optional): The batch's samples.
+            key (str): ``'num_visible'`` or ``'num_decoded'``.
+
+        Returns:
+            int | None: The common count, or None when a sample lacks it or
+            the samples disagree (the model then counts on the device).
+        """
+        if not data_samples:
+            return None
+        values = {ds.get(key, None) for ds in data_samples}
+        if len(values) != 1:
+            return None
+        value = values.pop()
+        return None if value is None else int(value)
+
     def _require_masks(
         self, inputs: torch.Tensor, data_samples: Optional[SampleList],
         caller: str
@@ -166,16 +192,34 @@ class VideoMAE(BaseModel):
             D)`` for a mean-pooling backbone).
         """
         mask, _ = self.get_masks(inputs, data_samples)
-        return self.backbone(inputs, mask)
+        if mask is None:
+            return self.backbone(inputs)
+        return self.backbone(
+            inputs, mask,
+            num_visible=self.known_count(data_samples, 'num_visible'))
 
     def _reconstruct_tokens(
         self, inputs: torch.Tensor, data_samples: Optional[SampleList],
         caller: str
     ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         mask, decoder_mask = self._require_masks(inputs, data_samples, caller)
-        latent = self.backbone(inputs, mask)
-        pred = self.neck(latent, mask, decoder_mask)
-        return pred, mask, decoder_mask
+        counts = self._known_counts(data_samples, decoder_mask is not None)
+        return self._predict_tokens(inputs, mask, decoder_mask,
+                                    **counts), mask, decoder_mask
+
+    def _known_counts(self, data_samples: SampleList,
+                      dual: bool) -> Dict[str, Optional[int]]:
+        return dict(
+            num_visible=self.known_count(data_samples, 'num_visible'),
+            num_decoded=self.known_count(data_samples, 'num_decoded')
+            if dual else None)
+
+    def _predict_tokens(self, inputs: torch.Tensor, mask: torch.Tensor,
+                        decoder_mask: Optional[torch.Tensor],
+                        num_visible: Optional[int],
+                        num_decoded: Optional[int]) -> torch.Tensor:
+        latent = self.backbone(inputs, mask, num_visible=num_visible)
+        return self.neck(latent, mask, decoder_mask, num_decoded=num_decoded)
 
     def _denormalize(self, inputs: torch.Tensor) -> torch.Tensor:
         denormalize = getattr(self.data_preprocessor, 'denormalize', None)
@@ -198,10 +242,41 @@ class VideoMAE(BaseModel):
         Returns:
             dict: ``loss`` (scalar).
         """
-        pred, mask, decoder_mask = self._reconstruct_tokens(
-            inputs, data_samples, 'loss')
+        mask, decoder_mask = self._require_masks(inputs, data_samples,
+                                                 'loss')
+        return dict(loss=self.loss_from_masks(
+            inputs, mask, decoder_mask,
+            **self._known_counts(data_samples, decoder_mask is not None)))
+
+    def loss_from_masks(self,
+                        inputs: torch.Tensor,
+                        mask: torch.Tensor,
+                        decoder_mask: Optional[torch.Tensor] = None,
+                        num_visible: Optional[int] = None,
+                        num_decoded: Optional[int] = None) -> torch.Tensor:
+        """The tensor part of :meth:`loss`: encoder, decoder, targets, loss.
+
+        With both counts known on the host it has fixed shapes and no
+        device sync, so ``torch.compile`` captures it as one graph: what
+        ``tools/benchmark/pretrain_step.py --compile`` compiles, and what
+        MMEngine's ``compile=True`` (which compiles ``train_step``) ends up
+        with after the eager mask stacking.
+
+        Args:
+            inputs (Tensor): ``(B, C, T, H, W)`` normalised clips.
+            mask (Tensor): ``(B, N)`` bool, True = hidden from the encoder.
+            decoder_mask (Tensor, optional): ``(B, N)`` bool, True = not
+                reconstructed (V2).
+            num_visible (int, optional): Visible tokens per sample.
+            num_decoded (int, optional): V2: decoded tokens per sample.
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        pred = self._predict_tokens(inputs, mask, decoder_mask, num_visible,
+                                    num_decoded)
         video01 = self._denormalize(inputs)
-        return dict(loss=self.head.loss(pred, video01, mask, decoder_mask))
+        return self.head.loss(pred, video01, mask, decoder_mask)
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: SampleList) -> SampleList:

@@ -19,8 +19,8 @@ from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
 from ..utils import (VIT_ARCH_ZOO, Attention, CrossAttention,
-                     TransformerBlock, build_2d_sincos_posemb, parse_vit_arch,
-                     resize_pos_emb_2d)
+                     TransformerBlock, build_2d_sincos_posemb, kept_indices,
+                     parse_vit_arch, resize_pos_emb_2d)
 from ..utils.config_checks import check_divisible
 
 __all__ = [
@@ -496,12 +496,13 @@ class MultiMAEViT(BaseModule):
         return torch.cat(tokens, dim=1), tasks, grid
 
     @staticmethod
-    def visible_ids_from_masks(masks: Mapping[str, torch.Tensor],
-                               tasks: Mapping[str, Tuple[int, int]],
-                               batch_size: int,
-                               device: torch.device
-                               ) -> Tuple[torch.Tensor,
-                                          Dict[str, torch.Tensor]]:
+    def visible_ids_from_masks(
+        masks: Mapping[str, torch.Tensor],
+        tasks: Mapping[str, Tuple[int, int]],
+        batch_size: int,
+        device: torch.device,
+        num_visible: Optional[int] = None
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """Ascending visible indices in the concatenated sequence.
 
         Args:
@@ -510,6 +511,13 @@ class MultiMAEViT(BaseModule):
             tasks (Mapping): ``name -> (start, end)`` of present modalities.
             batch_size (int): ``B``.
             device (torch.device): Device of the tokens.
+            num_visible (int, optional): Visible tokens per sample over the
+                modalities in ``masks``, counted on the host
+                (:meth:`MultiMAE.stack_masks` does so before moving the
+                masks). With it the ids are gathered with a fixed size: no
+                device sync, no ``torch.compile`` graph break. Ignored when
+                ``masks`` names a modality that is not present; None counts
+                on the device.
 
         Returns:
             tuple: ``(B, N_vis)`` int64 ids and the per-modality bool masks.
@@ -520,12 +528,16 @@ class MultiMAEViT(BaseModule):
                 the official code silently leaks masked tokens here).
         """
         full, per_task = [], {}
+        if num_visible is not None and not set(masks) <= set(tasks):
+            num_visible = None  # it counts tokens that are not there
         for name, (start, end) in tasks.items():
             n = end - start
             m = masks.get(name, None)
             if m is None:
                 m = torch.zeros(batch_size, n, dtype=torch.bool,
                                 device=device)
+                if num_visible is not None:
+                    num_visible += n  # a modality without a mask is visible
             else:
                 m = m.to(device).reshape(m.shape[0], -1).bool()
                 if tuple(m.shape) != (batch_size, n):
@@ -535,15 +547,16 @@ class MultiMAEViT(BaseModule):
             per_task[name] = m
             full.append(m)
         keep = ~torch.cat(full, dim=1)
-        counts = keep.sum(1)
-        if not bool((counts == counts[0]).all()):
-            raise ValueError(
-                'every sample must keep the same number of visible tokens '
-                f'(over all modalities), got {counts.tolist()}')
-        if int(counts[0]) == 0:
+        if num_visible is None:  # count on the device: a sync
+            counts = keep.sum(1)
+            if not bool((counts == counts[0]).all()):
+                raise ValueError(
+                    'every sample must keep the same number of visible '
+                    f'tokens (over all modalities), got {counts.tolist()}')
+            num_visible = int(counts[0])
+        if num_visible == 0:
             raise ValueError('the masks hide every token of every modality')
-        # nonzero is row-major, so each row's ids come out ascending.
-        ids = keep.nonzero()[:, 1].reshape(batch_size, -1)
+        ids = kept_indices(keep, num_visible, 'num_visible')
         return ids, per_task
 
     def split_channels(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -580,7 +593,8 @@ class MultiMAEViT(BaseModule):
 
     def forward(self,
                 inputs: Union[torch.Tensor, Mapping[str, torch.Tensor]],
-                masks: Optional[Mapping[str, torch.Tensor]] = None
+                masks: Optional[Mapping[str, torch.Tensor]] = None,
+                num_visible: Optional[int] = None
                 ) -> Union[Tuple[torch.Tensor, MultiMAETokenInfo],
                            Tuple[torch.Tensor, ...]]:
         """Encode the visible tokens of the present modalities.
@@ -593,6 +607,9 @@ class MultiMAEViT(BaseModule):
                 with :meth:`split_channels`.
             masks (Mapping, optional): ``name -> (B, N_d)`` bool, True =
                 masked. None encodes every token (MultiViT).
+            num_visible (int, optional): Host-side visible tokens per sample
+                over ``masks`` (see :meth:`visible_ids_from_masks`): no
+                device sync.
 
         Returns:
             tuple: Pre-training mode (``out_indices=None``): ``tokens``
@@ -610,7 +627,7 @@ class MultiMAEViT(BaseModule):
         visible_ids = None
         if masks is not None:
             visible_ids, per_task = self.visible_ids_from_masks(
-                masks, tasks, B, x.device)
+                masks, tasks, B, x.device, num_visible)
             x = torch.gather(x, 1, visible_ids[..., None].expand(-1, -1, D))
         else:
             per_task = {

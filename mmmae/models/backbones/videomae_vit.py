@@ -14,7 +14,8 @@ from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
 from ..utils import (VIT_ARCH_ZOO, TransformerBlock, build_norm,
-                     get_sinusoid_table, init_weights_official_finetune,
+                     gather_tokens, get_sinusoid_table,
+                     init_weights_official_finetune,
                      init_weights_official_pretrain, interpolate_pos_table,
                      parse_vit_arch)
 from ..utils.config_checks import check_divisible
@@ -285,13 +286,18 @@ class VideoMAEViT(BaseModule):
 
     def forward(self,
                 x: torch.Tensor,
-                mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                mask: Optional[torch.Tensor] = None,
+                num_visible: Optional[int] = None) -> torch.Tensor:
         """Encode a clip, optionally only its visible tokens.
 
         Args:
             x (Tensor): ``(B, C, T, H, W)`` normalised clip.
             mask (Tensor, optional): ``(B, N)`` bool, True = masked (hidden).
                 Every sample must keep the same number of visible tokens.
+            num_visible (int, optional): That number, known on the host
+                (``VideoMAEDataPreprocessor`` records it): the visible
+                tokens are then gathered without a device sync or a
+                ``torch.compile`` graph break. None counts them.
 
         Returns:
             Tensor: ``(B, N_vis, D)`` visible tokens in ascending index
@@ -305,7 +311,7 @@ class VideoMAEViT(BaseModule):
         x = self.drop_after_pos(x)
 
         if mask is not None:
-            x = self.gather_visible(x, mask)
+            x = self.gather_visible(x, mask, num_visible)
 
         use_cp = self.with_cp and self.training and torch.is_grad_enabled()
         for blk in self.blocks:
@@ -350,12 +356,16 @@ class VideoMAEViT(BaseModule):
         return [outs[j] for j in wanted]
 
     @staticmethod
-    def gather_visible(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def gather_visible(x: torch.Tensor,
+                       mask: torch.Tensor,
+                       num_visible: Optional[int] = None) -> torch.Tensor:
         """Keep the tokens with ``mask == False``, in ascending order.
 
         Args:
             x (Tensor): ``(B, N, D)``.
             mask (Tensor): ``(B, N)`` bool, True = drop.
+            num_visible (int, optional): Visible tokens per sample, known on
+                the host (no device sync). None counts them.
 
         Returns:
             Tensor: ``(B, N_keep, D)``.
@@ -369,13 +379,7 @@ class VideoMAEViT(BaseModule):
         if tuple(mask.shape) != (B, N):
             raise ValueError(f'mask shape {tuple(mask.shape)} does not match '
                              f'the {N} tokens of a batch of {B}')
-        keep = ~mask
-        counts = keep.sum(1)
-        if B > 1 and not bool((counts == counts[0]).all()):
-            raise ValueError(
-                'every sample must keep the same number of tokens, got '
-                f'{counts.tolist()}')
-        return x[keep].reshape(B, -1, D)
+        return gather_tokens(x, ~mask, num_visible, 'num_visible')
 
     def get_layer_depth(self, param_name: str,
                         prefix: str = '') -> Tuple[int, int]:

@@ -1,6 +1,6 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """Data preprocessor for masked video pretraining."""
-from typing import List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -51,6 +51,12 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
     expanded (each view gets a clone) so that
     ``len(data_samples) == B * V``.
 
+    While the masks are still on the host, the tokens each row keeps (False
+    entries) are counted; when every row agrees, the count is recorded as
+    the metainfo ``num_visible`` (``mask``) / ``num_decoded``
+    (``decoder_mask``) of every sample. The model then selects tokens with
+    fixed-size gathers: no device sync, one ``torch.compile`` graph.
+
     Args:
         mean (Sequence[float]): Per-channel mean in 0-255 units. Defaults to
             ImageNet.
@@ -62,6 +68,11 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
     """
 
     mask_keys: Tuple[str, ...] = ('mask', 'decoder_mask')
+    # metainfo name of the host-side count of False entries per mask row
+    count_keys: Dict[str, str] = {
+        'mask': 'num_visible',
+        'decoder_mask': 'num_decoded'
+    }
 
     def __init__(self,
                  mean: Sequence[float] = IMAGENET_MEAN_255,
@@ -161,8 +172,11 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
         return x * std01 + mean01
 
     def _stack_masks(self, masks: List[MaskLike], num_views: int,
-                     key: str) -> torch.Tensor:
-        """Per-sample ``(N,)``/``(V, N)`` masks -> ``(B*V, N)`` bool."""
+                     key: str) -> Tuple[torch.Tensor, Optional[int]]:
+        """Per-sample ``(N,)``/``(V, N)`` masks -> ``(B*V, N)`` bool, and
+        the number of False entries per row when every row has the same
+        and the masks were on the host (None otherwise: counting device
+        masks would sync)."""
         rows = []
         for i, m in enumerate(masks):
             if not isinstance(m, torch.Tensor):
@@ -177,13 +191,18 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
                     f'expected (N,) or ({num_views}, N) for {num_views} '
                     'view(s)')
             rows.append(m)
+        count = None
         if all(r.device.type == 'cpu' for r in rows):
+            host = torch.stack(rows).flatten(0, 1).bool()
+            kept = host.shape[1] - host.sum(1)
+            if bool((kept == kept[0]).all()):
+                count = int(kept[0])
             # One host-to-device copy for the whole batch.
-            stacked = torch.stack(rows).to(
-                self.device, non_blocking=self._non_blocking)
+            stacked = host.to(self.device, non_blocking=self._non_blocking)
         else:
             stacked = torch.stack([r.to(self.device) for r in rows])
-        return stacked.flatten(0, 1).bool()
+            stacked = stacked.flatten(0, 1).bool()
+        return stacked, count
 
     def _prepare_samples(self, data_samples: List[BaseDataElement],
                          num_views: int,
@@ -192,7 +211,7 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
             raise ValueError(
                 f'{len(data_samples)} data samples x {num_views} views != '
                 f'{batch_size} clips')
-        stacked = {}
+        stacked, counts = {}, {}
         for key in self.mask_keys:
             values = [ds.get(key, None) for ds in data_samples]
             present = [v is not None for v in values]
@@ -202,7 +221,8 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
                 missing = [i for i, p in enumerate(present) if not p]
                 raise ValueError(f'data samples {missing} have no {key!r} '
                                  'while others do')
-            stacked[key] = self._stack_masks(values, num_views, key)
+            stacked[key], counts[key] = self._stack_masks(
+                values, num_views, key)
 
         if num_views == 1:
             out = data_samples
@@ -211,6 +231,14 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
                 ds.clone() for ds in data_samples for _ in range(num_views)
             ]
         for key, value in stacked.items():
+            count_key = self.count_keys.get(key)
             for i, ds in enumerate(out):
                 set_sample_field(ds, key, value[i])
+                if count_key is None:
+                    continue
+                if counts[key] is not None:
+                    ds.set_metainfo({count_key: counts[key]})
+                elif count_key in ds.metainfo_keys():
+                    # a count from an earlier pass would now be stale
+                    ds.set_metainfo({count_key: None})
         return out

@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
-from ..utils import patchify, unpatchify
+from ..utils import gather_tokens, kept_indices, patchify, unpatchify
 
 __all__ = ['VideoMAEPretrainHead']
 
@@ -124,13 +124,16 @@ class VideoMAEPretrainHead(BaseModule):
         """
         with torch.no_grad():
             target = self.construct_target(video01)
-        B, _, L = target.shape
+        # pred.shape[1] is the host-known count: sync-free gathers
+        num_pred = pred.shape[1]
         if decoder_mask is None:
-            target = target[mask].reshape(B, -1, L)
-            return self.loss_module(pred, target)
-        decoded = ~decoder_mask
-        target = target[decoded].reshape(B, -1, L)
-        weight = mask[decoded].reshape(B, -1)
+            return self.loss_module(
+                pred,
+                gather_tokens(target, mask, num_pred, 'the predictions'))
+        idx = kept_indices(~decoder_mask, num_pred, 'the predictions')
+        target = torch.gather(
+            target, 1, idx.unsqueeze(-1).expand(-1, -1, target.shape[-1]))
+        weight = torch.gather(mask, 1, idx)
         return self.loss_module(pred, target, weight)
 
     def reconstruct(self,

@@ -79,9 +79,6 @@ class _MaskedLoss(nn.Module):
         """
         if mask is None:
             return loss.mean() * self.loss_weight
-        if not bool(mask.any()):
-            # Nothing to reconstruct; keep the graph (zero gradient).
-            return loss.sum() * 0.
         B, H, W = loss.shape
         nh, nw = H // self.scale_factor, W // self.scale_factor
         if mask.shape[-1] != nh * nw:
@@ -89,8 +86,17 @@ class _MaskedLoss(nn.Module):
                              f'{(H, W)} map has {nh * nw} patches')
         m = mask.reshape(B, 1, nh, nw).to(loss.dtype)
         m = F.interpolate(m, size=(H, W), mode='nearest').squeeze(1)
-        per_sample = (loss * m).flatten(1).sum(1) / m.flatten(1).sum(1)
-        return per_sample.nanmean() * self.loss_weight
+        # The mean over the samples that have masked pixels (the official
+        # per-sample ratio + nanmean), without reading the mask back to
+        # the host: a sample with none gets denominator 1 and weight 0, so
+        # its gradient is 0, not the NaN of 0/0; with no such sample at all
+        # the loss is 0 and keeps the graph.
+        area = m.flatten(1).sum(1)
+        has = area > 0
+        per_sample = (loss * m).flatten(1).sum(1) / torch.where(
+            has, area, torch.ones_like(area))
+        count = has.sum().clamp_min(1).to(per_sample.dtype)
+        return (per_sample * has).sum() / count * self.loss_weight
 
 
 @MODELS.register_module()

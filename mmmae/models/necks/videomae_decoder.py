@@ -8,32 +8,11 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
-from ..utils import (TransformerBlock, build_norm, get_sinusoid_table,
+from ..utils import (TransformerBlock, build_norm, common_count,
+                     gather_tokens, get_sinusoid_table,
                      init_weights_official_pretrain)
 
 __all__ = ['VideoMAEPretrainDecoder']
-
-
-def _gather(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """``x[keep]`` per sample; every row of ``keep`` has the same count.
-
-    Args:
-        x (Tensor): ``(B, N, C)`` (or ``(1, N, C)``, broadcast over B).
-        keep (Tensor): ``(B, N)`` bool.
-
-    Returns:
-        Tensor: ``(B, N_keep, C)`` in ascending token order.
-
-    Raises:
-        ValueError: rows of ``keep`` with different counts.
-    """
-    B = keep.shape[0]
-    counts = keep.sum(1)
-    if B > 1 and not bool((counts == counts[0]).all()):
-        raise ValueError('every sample must keep (and decode) the same number '
-                         f'of tokens, got {counts.tolist()}')
-    x = x.expand(B, -1, -1)
-    return x[keep].reshape(B, -1, x.shape[-1])
 
 
 @MODELS.register_module()
@@ -158,8 +137,13 @@ class VideoMAEPretrainDecoder(BaseModule):
     def forward(self,
                 x_vis: torch.Tensor,
                 mask: torch.Tensor,
-                decoder_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                decoder_mask: Optional[torch.Tensor] = None,
+                num_decoded: Optional[int] = None) -> torch.Tensor:
         """Predict pixels of the masked (V1) or decoded (V2) tokens.
+
+        The token counts come from shapes (``N_vis = x_vis.shape[1]``, V1
+        predicts ``N - N_vis``) or from ``num_decoded``, so the gathers need
+        no device sync; a mask that disagrees fails a device-side assertion.
 
         Args:
             x_vis (Tensor): ``(B, N_vis, D)`` encoder output for the visible
@@ -167,6 +151,10 @@ class VideoMAEPretrainDecoder(BaseModule):
             mask (Tensor): ``(B, N)`` bool, True = hidden from the encoder.
             decoder_mask (Tensor, optional): ``(B, N)`` bool, True = not
                 reconstructed (V2). None gives the V1 behaviour.
+            num_decoded (int, optional): V2: tokens per sample that
+                ``decoder_mask`` keeps, known on the host
+                (``VideoMAEDataPreprocessor`` records it). None counts them
+                (a device sync) and checks that every sample agrees.
 
         Returns:
             Tensor: ``(B, N_pred, C*t*p*p)`` channel-last predictions, in
@@ -174,16 +162,23 @@ class VideoMAEPretrainDecoder(BaseModule):
             ``decoder_mask == False`` (V2).
         """
         B, N = mask.shape
+        num_vis = x_vis.shape[1]
+        if not 0 < num_vis <= N:
+            raise ValueError(f'the encoder gave {num_vis} tokens for masks '
+                             f'of {N}')
         pos = self.get_pos_embed(N, x_vis.device)
         x_vis = self.encoder_to_decoder(x_vis)
         pos = pos.to(x_vis.dtype)
-        pos_vis = _gather(pos, ~mask)
-        if pos_vis.shape[1] != x_vis.shape[1]:
-            raise ValueError(f'mask keeps {pos_vis.shape[1]} tokens but the '
-                             f'encoder gave {x_vis.shape[1]}')
-        pred_sel = mask if decoder_mask is None else ~decoder_mask
-        pos_pred = _gather(pos, pred_sel)
-        num_pred = pos_pred.shape[1]
+        pos_vis = gather_tokens(pos, ~mask, num_vis,
+                                f'the encoder gave {num_vis} tokens')
+        if decoder_mask is None:
+            pred_sel, num_pred = mask, N - num_vis
+            source = f'{N} tokens minus {num_vis} visible'
+        else:
+            pred_sel, source = ~decoder_mask, 'num_decoded'
+            num_pred = num_decoded if num_decoded is not None else \
+                common_count(pred_sel, 'decode')
+        pos_pred = gather_tokens(pos, pred_sel, num_pred, source)
         x = torch.cat(
             [x_vis + pos_vis,
              self.mask_token.to(x_vis.dtype) + pos_pred], dim=1)

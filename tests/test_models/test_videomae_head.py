@@ -48,7 +48,9 @@ def test_loss_v1_and_v2():
     t2 = tgt[~dm].reshape(2, 16, 384)
     w = mask[~dm].reshape(2, 16)
     ref = (((pred - t2)**2).mean(-1) * w).sum() / w.sum()
+    before = video.clone()
     torch.testing.assert_close(head.loss(pred, video, mask, dm), ref)
+    assert torch.equal(video, before)  # targets are normalised in place
 
 
 def test_reconstruct_gt_stats_of_perfect_prediction_is_identity():

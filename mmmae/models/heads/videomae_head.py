@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
-from ..utils import gather_tokens, kept_indices, patchify, unpatchify
+from ..utils import kept_indices, patchify, unpatchify
 
 __all__ = ['VideoMAEPretrainHead']
 
@@ -104,6 +104,14 @@ class VideoMAEPretrainHead(BaseModule):
             tubes = (tubes - mean) / std
         return tubes.flatten(2)
 
+    def _normalize_(self, tubes: torch.Tensor) -> torch.Tensor:
+        """``norm_pix`` in place, on ``(B, N, t*p*p, C)`` tubes the caller
+        owns."""
+        if self.norm_pix:
+            mean, std = self._patch_stats(tubes)
+            tubes.sub_(mean).div_(std)
+        return tubes
+
     def loss(self,
              pred: torch.Tensor,
              video01: torch.Tensor,
@@ -122,19 +130,21 @@ class VideoMAEPretrainHead(BaseModule):
             Tensor: Scalar. V1: over the masked tokens. V2: over the decoded
             tokens, weighted by ``mask`` (masked AND decoded tokens count).
         """
-        with torch.no_grad():
-            target = self.construct_target(video01)
         # pred.shape[1] is the host-known count: sync-free gathers
-        num_pred = pred.shape[1]
+        keep = mask if decoder_mask is None else ~decoder_mask
+        idx = kept_indices(keep, pred.shape[1], 'the predictions')
+        with torch.no_grad():
+            tubes = self._tubes(video01)
+            # Gather, then normalise the copy in place: the statistics are
+            # per token, so the values equal construct_target()'s, with one
+            # full-size temporary at the activation peak instead of three.
+            tubes = torch.gather(
+                tubes, 1, idx[:, :, None, None].expand(-1, -1,
+                                                       *tubes.shape[2:]))
+            target = self._normalize_(tubes).flatten(2)
         if decoder_mask is None:
-            return self.loss_module(
-                pred,
-                gather_tokens(target, mask, num_pred, 'the predictions'))
-        idx = kept_indices(~decoder_mask, num_pred, 'the predictions')
-        target = torch.gather(
-            target, 1, idx.unsqueeze(-1).expand(-1, -1, target.shape[-1]))
-        weight = torch.gather(mask, 1, idx)
-        return self.loss_module(pred, target, weight)
+            return self.loss_module(pred, target)
+        return self.loss_module(pred, target, torch.gather(mask, 1, idx))
 
     def reconstruct(self,
                     pred: torch.Tensor,

@@ -4,6 +4,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from mmmae.registry import MODELS
 
@@ -54,14 +55,17 @@ class PixelReconstructionLoss(nn.Module):
         if pred.shape != target.shape:
             raise ValueError(f'pred {tuple(pred.shape)} and target '
                              f'{tuple(target.shape)} differ in shape')
-        diff = pred.float() - target.float()
-        err = diff.square() if self.criterion == 'L2' else diff.abs()
+        # F.mse_loss / F.l1_loss: one fused kernel, no full-size difference
+        # and square temporaries at the step's activation peak
+        fn = F.mse_loss if self.criterion == 'L2' else F.l1_loss
+        pred, target = pred.float(), target.float()
         if weight is None:
-            loss = err.mean()
+            loss = fn(pred, target)
         else:
             if weight.shape != pred.shape[:-1]:
                 raise ValueError(f'weight {tuple(weight.shape)} must be '
                                  f'{tuple(pred.shape[:-1])}')
+            err = fn(pred, target, reduction='none')
             weight = weight.to(err.dtype)
             loss = (err.mean(-1) * weight).sum() / weight.sum().clamp_min(
                 torch.finfo(err.dtype).tiny)

@@ -23,12 +23,8 @@ STAMP="$VENV/.mmmae_env_stamp"
 WANT="$(cat requirements.txt requirements/*.txt setup.py | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "[mmmae] installing requirements into $VENV (first run takes a few minutes)" >&2
-    # --no-compile: byte-compiling every installed file (torch alone has
-    # thousands) took ~100 of ~210 s on the 2-core CI machine; Python
-    # compiles and caches just the modules that get imported instead.
-    "$VENV/bin/python" -m pip install -q --no-compile -r requirements.txt >&2
-    "$VENV/bin/python" -m pip install -q --no-compile --no-deps \
-        --no-build-isolation -e . >&2
+    "$VENV/bin/python" -m pip install -q -r requirements.txt >&2
+    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >&2
     echo "$WANT" > "$STAMP"
 fi
 echo "$VENV/bin/python"

@@ -19,8 +19,8 @@ from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
 from ..utils import (VIT_ARCH_ZOO, Attention, CrossAttention,
-                     TransformerBlock, build_2d_sincos_posemb, kept_indices,
-                     parse_vit_arch, resize_pos_emb_2d)
+                     TransformerBlock, build_2d_sincos_posemb, gather_rows,
+                     kept_indices, parse_vit_arch, resize_pos_emb_2d)
 from ..utils.config_checks import check_divisible
 
 __all__ = [
@@ -628,7 +628,7 @@ class MultiMAEViT(BaseModule):
         if masks is not None:
             visible_ids, per_task = self.visible_ids_from_masks(
                 masks, tasks, B, x.device, num_visible)
-            x = torch.gather(x, 1, visible_ids[..., None].expand(-1, -1, D))
+            x = gather_rows(x, visible_ids)
         else:
             per_task = {
                 name: torch.zeros(B, e - s, dtype=torch.bool, device=x.device)

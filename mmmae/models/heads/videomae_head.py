@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
-from ..utils import kept_indices, patchify, unpatchify
+from ..utils import gather_rows, kept_indices, patchify, unpatchify
 
 __all__ = ['VideoMAEPretrainHead']
 
@@ -138,13 +138,10 @@ class VideoMAEPretrainHead(BaseModule):
             # Gather, then normalise the copy in place: the statistics are
             # per token, so the values equal construct_target()'s, with one
             # full-size temporary at the activation peak instead of three.
-            tubes = torch.gather(
-                tubes, 1, idx[:, :, None, None].expand(-1, -1,
-                                                       *tubes.shape[2:]))
-            target = self._normalize_(tubes).flatten(2)
+            target = self._normalize_(gather_rows(tubes, idx)).flatten(2)
         if decoder_mask is None:
             return self.loss_module(pred, target)
-        return self.loss_module(pred, target, torch.gather(mask, 1, idx))
+        return self.loss_module(pred, target, gather_rows(mask, idx))
 
     def reconstruct(self,
                     pred: torch.Tensor,

@@ -14,7 +14,7 @@ from mmengine.model import BaseModule
 from mmmae.registry import MODELS
 from ..backbones.multimae_vit import MultiMAETokenInfo, init_weights_multimae
 from ..utils import (CrossAttention, Mlp, TransformerBlock, build_norm,
-                     build_2d_sincos_posemb, resize_pos_emb_2d)
+                     build_2d_sincos_posemb, gather_rows, resize_pos_emb_2d)
 from ..utils.config_checks import check_divisible
 
 __all__ = ['MultiMAESpatialDecoder', 'MultiMAEDecoder']
@@ -194,8 +194,7 @@ class MultiMAESpatialDecoder(nn.Module):
         if info.visible_ids is None:
             context = full
         else:
-            context = torch.gather(
-                full, 1, info.visible_ids[..., None].expand(-1, -1, C))
+            context = gather_rows(full, info.visible_ids)
         return queries, torch.cat([context, glob], dim=1)
 
     def forward(self, tokens: torch.Tensor,

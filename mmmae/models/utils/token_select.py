@@ -14,7 +14,7 @@ from typing import Optional
 
 import torch
 
-__all__ = ['common_count', 'gather_tokens', 'kept_indices']
+__all__ = ['common_count', 'gather_rows', 'gather_tokens', 'kept_indices']
 
 
 def common_count(keep: torch.Tensor, what: str = 'keep') -> int:
@@ -96,7 +96,21 @@ def gather_tokens(x: torch.Tensor,
     Returns:
         Tensor: ``(B, num_keep, C)`` in ascending token order.
     """
-    idx = kept_indices(keep, num_keep, source)
-    B, C = keep.shape[0], x.shape[-1]
-    return torch.gather(
-        x.expand(B, -1, -1), 1, idx.unsqueeze(-1).expand(-1, -1, C))
+    return gather_rows(x, kept_indices(keep, num_keep, source))
+
+
+def gather_rows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``x[b, idx[b]]`` for every sample ``b``, as one ``torch.gather``.
+
+    Args:
+        x (Tensor): ``(B, N, *rest)``, or ``(1, N, *rest)`` broadcast over
+            ``B``.
+        idx (Tensor): ``(B, n)`` int64 token indices.
+
+    Returns:
+        Tensor: ``(B, n, *rest)``.
+    """
+    B, n = idx.shape
+    rest = x.shape[2:]
+    index = idx.view(B, n, *(1, ) * len(rest)).expand(B, n, *rest)
+    return torch.gather(x.expand(B, *x.shape[1:]), 1, index)

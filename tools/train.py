@@ -3,7 +3,7 @@
 
 Examples::
 
-    python tools/train.py configs/videomae/videomae_vit-tiny-p8_1xb8-20e_moving-digits.py
+    python tools/train.py configs/videomae/videomae_vit-tiny-p8_1xb8-30e_moving-digits.py
     python tools/train.py CONFIG --amp --resume            # auto-resume
     bash tools/dist_train.sh CONFIG 8 --amp                 # 8 GPUs
 
@@ -15,6 +15,7 @@ launchers, and ``auto_scale_lr`` counts gradient accumulation
 (``mmmae.engine.account_grad_accumulation``); see docs/distributed.md.
 """
 import argparse
+import copy
 import logging
 import os
 import os.path as osp
@@ -29,6 +30,7 @@ from mmengine.runner import Runner
 from mmmae.engine.fsdp import setup_cpu_fsdp
 from mmmae.engine.lr_scaling import account_grad_accumulation
 from mmmae.engine.model_wrappers import setup_cpu_distributed
+from mmmae.engine.schedule_rescale import follow_train_length
 
 
 def parse_args():
@@ -147,7 +149,10 @@ def merge_args(cfg, args):
             deterministic=args.deterministic)
 
     if args.cfg_options is not None:
+        base_cfg = copy.deepcopy(cfg)
         cfg.merge_from_dict(args.cfg_options)
+        # max_epochs/max_iters overrides move the schedulers' `end` too
+        cfg = follow_train_length(cfg, base_cfg, args.cfg_options)
 
     # bit-exact resume: resumable loop + sampler, per-sample RNG seeding,
     # RNG states in checkpoints (docs/resume.md)

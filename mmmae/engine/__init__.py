@@ -6,3 +6,4 @@ from .model_wrappers import *  # noqa: F401,F403
 from .optimizers import *  # noqa: F401,F403
 from .checkpoint import *  # noqa: F401,F403
 from .resumable import *  # noqa: F401,F403
+from .schedule_rescale import *  # noqa: F401,F403

@@ -59,7 +59,7 @@ def _dataset_scope(cfg):
 def test_configs_found():
     names = [osp.basename(p) for p in CONFIGS]
     assert len(names) >= 13, names
-    assert 'videomae_vit-tiny-p8_1xb8-20e_moving-digits.py' in names
+    assert 'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py' in names
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=IDS)

@@ -67,7 +67,7 @@ from mmmae.registry import HOOKS, TRANSFORMS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
-                    'videomae_vit-tiny-p8_1xb8-20e_moving-digits.py')
+                    'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
 THIS_DIR = osp.dirname(osp.abspath(__file__))
 MODULE = osp.splitext(osp.basename(__file__))[0]
 

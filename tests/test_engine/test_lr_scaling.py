@@ -28,7 +28,7 @@ from mmmae.engine.lr_scaling import (account_grad_accumulation,
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
-                    'videomae_vit-tiny-p8_1xb8-20e_moving-digits.py')
+                    'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
 LARGE_DS = osp.join(
     REPO_ROOT, 'configs', 'videomae',
     'videomae_vit-large-p16_64xb8-deepspeed-zero2-1600e_kinetics400.py')

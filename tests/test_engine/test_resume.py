@@ -24,7 +24,7 @@ import torch
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
-                    'videomae_vit-tiny-p8_1xb8-20e_moving-digits.py')
+                    'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
 
 KILL_HOOK = '''
 import os

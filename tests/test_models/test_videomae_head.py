@@ -92,3 +92,56 @@ def test_reconstruct_without_norm_pix_and_v2():
     # Both views coincide for pixel targets.
     torch.testing.assert_close(
         head.reconstruct(pred, video, mask, dm, use_gt_stats=True), recon)
+
+
+def flat_and_textured_video():
+    """``(2, 3, 4, 32, 32)`` clips: the left half near-constant (noise of
+    1/255), the right half textured; tokens of a row alternate halves."""
+    torch.manual_seed(0)
+    video = 0.1 + torch.randn(2, 3, 4, 32, 32) / 255
+    video[..., 16:] = torch.rand(2, 3, 4, 32, 16)
+    flat = torch.zeros(2, 4, 4, dtype=torch.bool)  # (t, h, w) token grid
+    flat[..., :2] = True
+    return video, flat.view(1, -1).expand(2, -1)
+
+
+def test_loss_terms_split_content_and_flat_tokens():
+    video, flat = flat_and_textured_video()
+    mask = tube_masks(2)
+    pred = torch.randn(2, 24, 384, requires_grad=True)
+    head = tiny_head(content_std=0.03)
+    terms = head.loss_terms(pred, video, mask)
+    torch.testing.assert_close(terms['loss'], tiny_head().loss(pred, video,
+                                                               mask))
+    tgt = official_target(video, True)[mask].reshape(2, 24, 384)
+    err = ((pred - tgt)**2).mean(-1).detach()
+    is_flat = flat[mask].reshape(2, 24)
+    torch.testing.assert_close(terms['recon_flat'], err[is_flat].mean())
+    torch.testing.assert_close(terms['recon_content'], err[~is_flat].mean())
+    torch.testing.assert_close(terms['flat_ratio'], is_flat.float().mean())
+    assert not terms['recon_flat'].requires_grad  # diagnostics only
+    # V2: token weights (masked AND decoded) apply to the split too
+    dm = running_cell_decoder_masks(2)
+    pred2 = torch.randn(2, 16, 384)
+    t2 = tiny_head(content_std=0.03).loss_terms(pred2, video, mask, dm)
+    w = mask[~dm].reshape(2, 16).float()
+    f = flat[~dm].reshape(2, 16).float()
+    e2 = ((pred2 - official_target(video, True)[~dm].reshape(2, 16, 384)
+           )**2).mean(-1)
+    torch.testing.assert_close(t2['recon_flat'], (e2 * w * f).sum() /
+                               (w * f).sum())
+    # no content_std: only the loss
+    assert set(tiny_head().loss_terms(pred, video, mask)) == {'loss'}
+
+
+def test_std_floor_quiets_flat_targets_and_keeps_textured_ones():
+    video, flat = flat_and_textured_video()
+    official = tiny_head().construct_target(video)
+    floored = tiny_head(std_floor=0.02).construct_target(video)
+    # flat tubes: noise blown up to unit variance officially, ~0 with a floor
+    assert official[flat].std() > 0.9
+    assert floored[flat].std() < 0.25  # (1/255) / 0.02 ~ 0.2
+    torch.testing.assert_close(floored[~flat], official[~flat])
+    import pytest
+    with pytest.raises(ValueError, match='std_floor'):
+        tiny_head(std_floor=-1.)

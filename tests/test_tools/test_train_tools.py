@@ -23,7 +23,7 @@ import mmmae  # noqa: F401
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
-                    'videomae_vit-tiny-p8_1xb8-20e_moving-digits.py')
+                    'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
 K400_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
                     'videomae_vit-base-p16_64xb32-800e_kinetics400.py')
 
@@ -81,13 +81,13 @@ def test_merge_args_flags():
             no_validate=True,
             seed=3,
             diff_rank_seed=True,
-            cfg_options={'train_cfg.max_epochs': 7}))
+            cfg_options={'train_cfg.max_epochs': 70}))
     assert cfg.work_dir == '/tmp/x'
     assert cfg.resume is True and cfg.load_from is None
     assert cfg.val_cfg is None and cfg.val_dataloader is None
     assert cfg.randomness == dict(
         seed=3, diff_rank_seed=True, deterministic=False)
-    assert cfg.train_cfg.max_epochs == 7  # --cfg-options merged last
+    assert cfg.train_cfg.max_epochs == 70  # --cfg-options merged last
 
     cfg = train.merge_args(
         Config.fromfile(K400_CFG),

@@ -23,7 +23,8 @@ position (uniform, wrapping at the borders), orientation (uniform over
 zoom clips' scale range overlaps the static range. So a single frame says
 (almost) nothing; the class is only visible through motion.
 
-Train and validation clips use disjoint sets of digit images. Everything is
+Train, validation and test clips use disjoint sets of digit images (settings
+are chosen on val, results reported on test). Everything is
 drawn from ``np.random.default_rng([seed, split, index])``, so the output is
 deterministic and independent of generation order.
 """
@@ -42,26 +43,30 @@ __all__ = ['DEMO_CLASSES', 'make_demo_dataset', 'render_demo_clip']
 DEMO_CLASSES = ('left', 'right', 'up', 'down', 'rotate_cw', 'zoom_in')
 
 # Bump when the rendering changes, so stale demo sets are regenerated.
-_VERSION = 1
+_VERSION = 2
 _STAMP = '.mmmae_demo_stamp.json'
 # Unit direction (x right, y down) of the translation classes.
 _DIRECTIONS = {0: (-1.0, 0.0), 1: (1.0, 0.0), 2: (0.0, -1.0), 3: (0.0, 1.0)}
-# Fraction of the (sklearn) digit images reserved for training clips.
-_TRAIN_POOL = 0.7
+# Fractions of the (sklearn) digit images reserved for train / val clips;
+# the rest make the test clips.
+_POOLS = (0.6, 0.2)
 
 
 def _load_digit_pools(seed: int) -> Dict[str, np.ndarray]:
-    """Split the sklearn digits into disjoint train/val pools.
+    """Split the sklearn digits into disjoint train/val/test pools.
 
     Returns:
-        dict[str, np.ndarray]: ``{'train': (n1, 8, 8), 'val': (n2, 8, 8)}``
-        float32 images in ``[0, 1]``.
+        dict[str, np.ndarray]: ``train``, ``val`` and ``test`` images, each
+        ``(n, 8, 8)`` float32 in ``[0, 1]``.
     """
     from sklearn.datasets import load_digits
     images = load_digits().images.astype(np.float32) / 16.0
     order = np.random.default_rng(seed).permutation(len(images))
-    cut = int(_TRAIN_POOL * len(images))
-    return dict(train=images[order[:cut]], val=images[order[cut:]])
+    a = int(_POOLS[0] * len(images))
+    b = a + int(_POOLS[1] * len(images))
+    return dict(train=images[order[:a]],
+                val=images[order[a:b]],
+                test=images[order[b:]])
 
 
 def _affine(angle_deg: float, scale: float, src_center: Sequence[float],
@@ -173,13 +178,14 @@ def _paths(root: str) -> Dict[str, str]:
     return dict(root=root,
                 train_ann=osp.join(root, 'train.txt'),
                 val_ann=osp.join(root, 'val.txt'),
+                test_ann=osp.join(root, 'test.txt'),
                 classes_file=osp.join(root, 'classes.txt'))
 
 
 def _is_complete(root: str,
                  params: dict,
                  stamp_name: str = _STAMP,
-                 splits: Sequence[str] = ('train', 'val')) -> bool:
+                 splits: Sequence[str] = ('train', 'val', 'test')) -> bool:
     """Whether ``root`` holds a finished set made with ``params``: the stamp
     matches and every video the split annotation files list exists."""
     stamp = osp.join(root, stamp_name)
@@ -203,8 +209,9 @@ def _is_complete(root: str,
 
 
 def make_demo_dataset(root: str,
-                      num_train: int = 240,
-                      num_val: int = 60,
+                      num_train: int = 600,
+                      num_val: int = 120,
+                      num_test: int = 120,
                       num_frames: int = 32,
                       size: int = 64,
                       seed: int = 0,
@@ -213,9 +220,9 @@ def make_demo_dataset(root: str,
 
     Layout::
 
-        root/train/000000.mp4 ...    root/val/000000.mp4 ...
-        root/train.txt, root/val.txt  ("train/000000.mp4 <label>" lines)
-        root/classes.txt              (one class name per line, by id)
+        root/{train,val,test}/000000.mp4 ...
+        root/{train,val,test}.txt  ("train/000000.mp4 <label>" lines)
+        root/classes.txt           (one class name per line, by id)
 
     Labels are balanced (``i % 6`` shuffled). A stamp file records the
     parameters: a second call with the same parameters returns at once,
@@ -223,22 +230,24 @@ def make_demo_dataset(root: str,
 
     Args:
         root (str): output folder (created).
-        num_train (int): number of training clips. Defaults to 240.
-        num_val (int): number of validation clips. Defaults to 60.
+        num_train (int): number of training clips. Defaults to 600.
+        num_val (int): number of validation clips. Defaults to 120.
+        num_test (int): number of test clips. Defaults to 120.
         num_frames (int): frames per clip. Defaults to 32.
         size (int): frame side in pixels. Defaults to 64.
         seed (int): random seed. Defaults to 0.
         force (bool): regenerate even when the stamp matches.
 
     Returns:
-        dict[str, str]: ``root``, ``train_ann``, ``val_ann`` and
-        ``classes_file`` paths. Annotation paths are relative to ``root``
+        dict[str, str]: ``root``, ``train_ann``, ``val_ann``, ``test_ann``
+        and ``classes_file`` paths. Annotation paths are relative to ``root``
         (use ``data_prefix=dict(video=root)``).
     """
     root = osp.abspath(root)
     params = dict(version=_VERSION,
                   num_train=int(num_train),
                   num_val=int(num_val),
+                  num_test=int(num_test),
                   num_frames=int(num_frames),
                   size=int(size),
                   seed=int(seed))
@@ -254,10 +263,10 @@ def make_demo_dataset(root: str,
     if osp.exists(stamp):
         os.remove(stamp)  # an interrupted run must not look complete
     pools = _load_digit_pools(seed)
-    total = num_train + num_val
+    total = num_train + num_val + num_test
     done = 0
     tic = time.time()
-    splits = (('train', num_train), ('val', num_val))
+    splits = (('train', num_train), ('val', num_val), ('test', num_test))
     for split_id, (split, num) in enumerate(splits):
         os.makedirs(osp.join(root, split), exist_ok=True)
         labels = np.arange(num) % len(DEMO_CLASSES)
@@ -285,7 +294,8 @@ def make_demo_dataset(root: str,
     with open(stamp, 'w') as f:
         json.dump(params, f)
     print_log(
-        f'demo dataset: wrote {num_train} train and {num_val} val clips to '
+        f'demo dataset: wrote {num_train} train, {num_val} val and '
+        f'{num_test} test clips to '
         f'{root} in {time.time() - tic:.1f}s',
         logger='current')
     return paths
@@ -296,8 +306,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     parser = argparse.ArgumentParser(
         description='Generate the moving-digits demo video dataset.')
     parser.add_argument('--root', default='data/demo', help='output folder')
-    parser.add_argument('--num-train', type=int, default=240)
-    parser.add_argument('--num-val', type=int, default=60)
+    parser.add_argument('--num-train', type=int, default=600)
+    parser.add_argument('--num-val', type=int, default=120)
+    parser.add_argument('--num-test', type=int, default=120)
     parser.add_argument('--num-frames', type=int, default=32)
     parser.add_argument('--size', type=int, default=64)
     parser.add_argument('--seed', type=int, default=0)
@@ -308,6 +319,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     paths = make_demo_dataset(args.root,
                               num_train=args.num_train,
                               num_val=args.num_val,
+                              num_test=args.num_test,
                               num_frames=args.num_frames,
                               size=args.size,
                               seed=args.seed,

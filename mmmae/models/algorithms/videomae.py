@@ -240,13 +240,31 @@ class VideoMAE(BaseModel):
                 ``decoder_mask`` for V2).
 
         Returns:
-            dict: ``loss`` (scalar).
+            dict: ``loss`` (scalar), plus the head's detached diagnostics
+            (e.g. ``recon_content`` / ``recon_flat``, see
+            :meth:`VideoMAEPretrainHead.loss_terms`), which MMEngine logs.
         """
         mask, decoder_mask = self._require_masks(inputs, data_samples,
                                                  'loss')
-        return dict(loss=self.loss_from_masks(
+        return self.loss_terms_from_masks(
             inputs, mask, decoder_mask,
-            **self._known_counts(data_samples, decoder_mask is not None)))
+            **self._known_counts(data_samples, decoder_mask is not None))
+
+    def loss_terms_from_masks(self,
+                              inputs: torch.Tensor,
+                              mask: torch.Tensor,
+                              decoder_mask: Optional[torch.Tensor] = None,
+                              num_visible: Optional[int] = None,
+                              num_decoded: Optional[int] = None
+                              ) -> Dict[str, torch.Tensor]:
+        """:meth:`loss_from_masks` with the head's diagnostics: a dict
+        with ``loss`` and, if the head reports them, detached extras."""
+        pred = self._predict_tokens(inputs, mask, decoder_mask, num_visible,
+                                    num_decoded)
+        video01 = self._denormalize(inputs)
+        if hasattr(self.head, 'loss_terms'):
+            return self.head.loss_terms(pred, video01, mask, decoder_mask)
+        return dict(loss=self.head.loss(pred, video01, mask, decoder_mask))
 
     def loss_from_masks(self,
                         inputs: torch.Tensor,
@@ -273,10 +291,8 @@ class VideoMAE(BaseModel):
         Returns:
             Tensor: Scalar loss.
         """
-        pred = self._predict_tokens(inputs, mask, decoder_mask, num_visible,
-                                    num_decoded)
-        video01 = self._denormalize(inputs)
-        return self.head.loss(pred, video01, mask, decoder_mask)
+        return self.loss_terms_from_masks(inputs, mask, decoder_mask,
+                                          num_visible, num_decoded)['loss']
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: SampleList) -> SampleList:

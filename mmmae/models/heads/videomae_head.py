@@ -1,9 +1,10 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """VideoMAE pixel targets, loss and reconstruction."""
-from typing import Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
@@ -35,6 +36,21 @@ class VideoMAEPretrainHead(BaseModule):
         patch_size (int): Spatial patch ``p``. Defaults to 16.
         tubelet_size (int): Frames per token ``t``. Defaults to 2.
         eps (float): Added to the patch std. Defaults to 1e-6.
+        std_floor (float): Lower bound of the patch std (``[0, 1]`` pixel
+            units) before ``eps`` is added. 0 (default) is the official
+            target. On data with flat regions (static background, letter
+            boxes) the official target scales compression and rounding noise
+            of a near-constant tube up to unit variance: an unpredictable
+            target that puts a floor under the loss and spends capacity on
+            noise. A floor such as 0.02 keeps such tubes' targets near 0
+            and leaves textured tubes as they were.
+        content_std (float, optional): When set, :meth:`loss_terms` also
+            reports (without gradient) the loss over *content* tokens (patch
+            std, max over channels, ``>= content_std``) and over
+            near-constant ones, ``recon_content`` / ``recon_flat``, and the
+            flat share ``flat_ratio``, so a training log shows whether the
+            model improves where there is something to predict. Defaults to
+            None (not reported).
         mean (Sequence[float]): Dataset mean in ``[0, 1]`` units, used only by
             the raw reconstruction view. Defaults to ImageNet.
         std (Sequence[float]): Dataset std in ``[0, 1]`` units. Defaults to
@@ -49,6 +65,8 @@ class VideoMAEPretrainHead(BaseModule):
                  patch_size: int = 16,
                  tubelet_size: int = 2,
                  eps: float = 1e-6,
+                 std_floor: float = 0.,
+                 content_std: Optional[float] = None,
                  mean: Sequence[float] = IMAGENET_MEAN_01,
                  std: Sequence[float] = IMAGENET_STD_01,
                  init_cfg: Optional[dict] = None) -> None:
@@ -59,6 +77,11 @@ class VideoMAEPretrainHead(BaseModule):
         self.patch_size = patch_size
         self.tubelet_size = tubelet_size
         self.eps = eps
+        if std_floor < 0 or (content_std is not None and content_std <= 0):
+            raise ValueError('std_floor must be >= 0 and content_std > 0, '
+                             f'got {std_floor} and {content_std}')
+        self.std_floor = std_floor
+        self.content_std = content_std
         if len(mean) != len(std):
             raise ValueError('mean and std must have the same length')
         self.register_buffer(
@@ -76,7 +99,8 @@ class VideoMAEPretrainHead(BaseModule):
 
     def _patch_stats(self,
                      tubes: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Per token, per channel mean and ``sqrt(var_unbiased) + eps``.
+        """Per token, per channel mean and
+        ``max(sqrt(var_unbiased), std_floor) + eps``.
 
         Args:
             tubes (Tensor): ``(B, N, t*p*p, C)``.
@@ -85,8 +109,10 @@ class VideoMAEPretrainHead(BaseModule):
             tuple[Tensor, Tensor]: both ``(B, N, 1, C)``.
         """
         mean = tubes.mean(dim=-2, keepdim=True)
-        std = tubes.var(dim=-2, unbiased=True, keepdim=True).sqrt() + self.eps
-        return mean, std
+        std = tubes.var(dim=-2, unbiased=True, keepdim=True).sqrt()
+        if self.std_floor > 0:
+            std = std.clamp_min(self.std_floor)
+        return mean, std + self.eps
 
     def construct_target(self, video01: torch.Tensor) -> torch.Tensor:
         """Targets of every token.
@@ -117,7 +143,21 @@ class VideoMAEPretrainHead(BaseModule):
              video01: torch.Tensor,
              mask: torch.Tensor,
              decoder_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Reconstruction loss.
+        """Reconstruction loss: ``loss_terms(...)['loss']``.
+
+        Returns:
+            Tensor: Scalar. V1: over the masked tokens. V2: over the decoded
+            tokens, weighted by ``mask`` (masked AND decoded tokens count).
+        """
+        return self.loss_terms(pred, video01, mask, decoder_mask)['loss']
+
+    def loss_terms(self,
+                   pred: torch.Tensor,
+                   video01: torch.Tensor,
+                   mask: torch.Tensor,
+                   decoder_mask: Optional[torch.Tensor] = None
+                   ) -> Dict[str, torch.Tensor]:
+        """Reconstruction loss and, with ``content_std``, its split.
 
         Args:
             pred (Tensor): ``(B, N_pred, C*t*p*p)`` decoder output.
@@ -127,21 +167,56 @@ class VideoMAEPretrainHead(BaseModule):
                 reconstructed (V2).
 
         Returns:
-            Tensor: Scalar. V1: over the masked tokens. V2: over the decoded
-            tokens, weighted by ``mask`` (masked AND decoded tokens count).
+            dict[str, Tensor]: ``loss`` (scalar, see :meth:`loss`); with
+            ``content_std`` also the detached scalars ``recon_content``,
+            ``recon_flat`` (0 when a group is empty) and ``flat_ratio``.
         """
         # pred.shape[1] is the host-known count: sync-free gathers
         keep = mask if decoder_mask is None else ~decoder_mask
         idx = kept_indices(keep, pred.shape[1], 'the predictions')
+        weight = None if decoder_mask is None else gather_rows(mask, idx)
         with torch.no_grad():
-            tubes = self._tubes(video01)
-            # Gather, then normalise the copy in place: the statistics are
-            # per token, so the values equal construct_target()'s, with one
+            tubes = gather_rows(self._tubes(video01), idx)
+            if self.content_std is not None:
+                flat = tubes.std(dim=-2).amax(-1) < self.content_std
+            # Normalise the gathered copy in place: the statistics are per
+            # token, so the values equal construct_target()'s, with one
             # full-size temporary at the activation peak instead of three.
-            target = self._normalize_(gather_rows(tubes, idx)).flatten(2)
-        if decoder_mask is None:
-            return self.loss_module(pred, target)
-        return self.loss_module(pred, target, gather_rows(mask, idx))
+            target = self._normalize_(tubes).flatten(2)
+        terms = dict(loss=self.loss_module(pred, target) if weight is None
+                     else self.loss_module(pred, target, weight))
+        if self.content_std is not None:
+            terms.update(self._split_terms(pred, target, flat, weight))
+        return terms
+
+    def _split_terms(self, pred: torch.Tensor, target: torch.Tensor,
+                     flat: torch.Tensor, weight: Optional[torch.Tensor]
+                     ) -> Dict[str, torch.Tensor]:
+        """Detached per-group means of the per-token loss.
+
+        Args:
+            pred (Tensor): ``(B, N_pred, L)``.
+            target (Tensor): ``(B, N_pred, L)``.
+            flat (Tensor): ``(B, N_pred)`` bool, near-constant tokens.
+            weight (Tensor, optional): ``(B, N_pred)`` V2 token weights.
+
+        Returns:
+            dict[str, Tensor]: ``recon_content``, ``recon_flat``,
+            ``flat_ratio``.
+        """
+        with torch.no_grad():
+            l1 = getattr(self.loss_module, 'criterion', 'L2') == 'L1'
+            fn = F.l1_loss if l1 else F.mse_loss
+            err = fn(pred.float(), target, reduction='none').mean(-1)
+            w = torch.ones_like(err) if weight is None else weight.float()
+            w_flat = w * flat
+            w_content = w - w_flat
+            tiny = torch.finfo(err.dtype).tiny
+            return dict(
+                recon_content=(err * w_content).sum() /
+                w_content.sum().clamp_min(tiny),
+                recon_flat=(err * w_flat).sum() / w_flat.sum().clamp_min(tiny),
+                flat_ratio=w_flat.sum() / w.sum().clamp_min(tiny))
 
     def reconstruct(self,
                     pred: torch.Tensor,

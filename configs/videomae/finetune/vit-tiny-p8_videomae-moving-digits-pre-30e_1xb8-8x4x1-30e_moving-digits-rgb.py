@@ -1,28 +1,25 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 # Demo: fine-tune the tiny VideoMAE of
-#     configs/videomae/videomae_vit-tiny-p8_1xb8-20e_moving-digits.py
-# on the moving-digits motion classes, then test 2 clips x 3 crops on the
-# demo test split (= the val split). Sized for ~2-3 minutes on 2 CPU cores;
-# `tools/demo.py` runs it from the pretrained encoder and, with the same
-# recipe, schedule, seed and budget, from scratch:
-#     vit-tiny-p8_scratch_1xb8-8x4x1-12e_moving-digits-rgb.py
-# (only the encoder init differs: the official fine-tuning init).
+#     configs/videomae/videomae_vit-tiny-p8_1xb8-30e_moving-digits.py
+# on a few labelled moving-digits clips (tools/demo.py passes the labelled
+# subset, 2 per class by default), then test 2 clips x 3 crops. Its
+# baseline, from scratch with a schedule chosen on val for scratch:
+#     vit-tiny-p8_scratch_1xb8-8x4x1-120e_moving-digits-rgb.py
 #
 # The paper recipe (AdamW (0.9, 0.999) wd 0.05, layer-wise lr decay, warmup
 # then cosine, label smoothing 0.1, mixup 0.8 / cutmix 1.0, mean pooling +
-# fc_norm) scaled down to a 4-layer model and 12 epochs of 30 steps. With
-# the full regularisation the tiny model stayed at chance for 4 epochs, so:
+# fc_norm) scaled down to a 4-layer model and 30 short epochs:
 #   - lr 2e-3 set directly (no auto_scale_lr), warmup 1 epoch (not 5);
 #   - layer decay 0.9 (not 0.75: only 4 blocks);
 #   - mixup / cutmix on half of the batches (probs 0.25 / 0.25; official:
 #     every batch);
 #   - no drop path (official 0.1), no RandAugment (official rand-m7-n4-
-#     mstd0.5), no random erasing: too much for 360 steps on 240 clips;
+#     mstd0.5), no random erasing: too much for ~60 steps on 12 clips;
 #   - head init std 0.02 (official 0.02 x 0.001);
 #   - no flip: left/right are classes (as SSv2);
 #   - 8 frames every 4th (the whole 32-frame clip), as in pretraining;
-#   - validation only after the last epoch and the LAST checkpoint is
-#     tested: the val split is the test split, so nothing is chosen on it.
+#   - the LAST checkpoint is tested; settings were chosen on the val split
+#     (docs/experiments.md), results are reported on the test split.
 _base_ = [
     '../../_base_/models/vit-base-p16_videomae-recognizer.py',
     '../../_base_/schedules/videomae_finetune_adamw.py',
@@ -33,7 +30,7 @@ num_frames = 8
 frame_interval = 4
 img_size = 64
 num_classes = 6
-pretrained = 'work_dirs/demo/pretrain/epoch_20.pth'
+pretrained = 'work_dirs/demo/pretrain/epoch_30.pth'
 
 model = dict(
     backbone=dict(
@@ -102,7 +99,8 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=2,
     persistent_workers=True,
-    drop_last=True,
+    # keep every labelled clip (few-label runs: 12 clips = 2 steps)
+    drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type='mmmae.VideoMAEDataset',
@@ -123,14 +121,17 @@ val_dataloader = dict(
 test_dataloader = dict(
     val_dataloader,
     batch_size=1,
-    dataset=dict(val_dataloader['dataset'], pipeline=test_pipeline))
+    dataset=dict(
+        val_dataloader['dataset'],
+        ann_file=f'{data_root}/test.txt',
+        pipeline=test_pipeline))
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator
 
 base_lr = 2e-3
 min_lr = 1e-5
 warmup_epochs = 1
-max_epochs = 12
+max_epochs = 30
 optim_wrapper = dict(
     optimizer=dict(lr=base_lr), paramwise_cfg=dict(layer_decay_rate=0.9))
 param_scheduler = [

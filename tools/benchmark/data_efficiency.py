@@ -17,9 +17,10 @@ for every seed
        with the patch grid / mask ratio / schedule overridden below);
     2. fine-tune it on the labelled training clips
        (``configs/videomae/finetune/vit-tiny-p8_videomae-moving-digits-...``)
-       and, with the very same recipe, seed and budget, the same model from
-       scratch (``...vit-tiny-p8_scratch_...``: only the encoder init
-       differs); test the LAST checkpoint of each on the test split;
+       and, with the same recipe and seed, the same model from scratch
+       (``...vit-tiny-p8_scratch_...``: the encoder init differs, and
+       ``--scratch-lr`` / ``--scratch-epochs`` give the baseline its own
+       schedule); test the LAST checkpoint of each on the test split;
     3. frozen linear probe: mean-pooled encoder features of the pretrained
        and of a randomly initialised encoder, multinomial logistic
        regression (its L2 strength picked on the val split), test top-1.
@@ -69,7 +70,10 @@ DEFAULTS = dict(seeds=[0, 1, 2], train_per_class=10, val_per_class=5,
                 mask_ratio=0.75, patch_size=4, img_size=24, video_size=32,
                 num_frames=8,
                 embed_dims=128, batch_size=16, pretrain_lr=1.5e-3,
-                finetune_lr=2e-3)
+                finetune_lr=2e-3,
+                # the scratch baseline's own schedule (None: as pretrained);
+                # choose it on val (--eval-split val), see docs/experiments.md
+                scratch_epochs=None, scratch_lr=None)
 QUICK = dict(seeds=[0], train_per_class=1, val_per_class=1, test_per_class=1,
              pretrain_epochs=1, finetune_epochs=1, embed_dims=64,
              batch_size=8)
@@ -90,9 +94,9 @@ def parse_args(argv=None):
     for key in ('train_per_class', 'val_per_class', 'test_per_class',
                 'pretrain_epochs', 'finetune_epochs', 'patch_size',
                 'img_size', 'video_size', 'num_frames', 'embed_dims',
-                'batch_size'):
+                'batch_size', 'scratch_epochs'):
         p.add_argument('--' + key.replace('_', '-'), type=int)
-    for key in ('mask_ratio', 'pretrain_lr', 'finetune_lr'):
+    for key in ('mask_ratio', 'pretrain_lr', 'finetune_lr', 'scratch_lr'):
         p.add_argument('--' + key.replace('_', '-'), type=float)
     p.add_argument('--eval-split', choices=('test', 'val'), default='test',
                    help='split the accuracies are reported on (use val for '
@@ -204,10 +208,14 @@ def finetune_config(s, data_root, work_dir, seed, num_workers, checkpoint,
     # evaluated once, after training (test_dataloader), never for selection
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.train_cfg.pop('val_interval', None)
+    epochs, lr = s['finetune_epochs'], s['finetune_lr']
+    if not checkpoint:  # the scratch baseline may have its own schedule
+        epochs = s['scratch_epochs'] or epochs
+        lr = s['scratch_lr'] or lr
     # keep the config's hook type (atomic writes), save only the last epoch
-    cfg.default_hooks.checkpoint.update(interval=s['finetune_epochs'],
-                                        max_keep_ckpts=1, save_last=True)
-    _schedule(cfg, s['finetune_epochs'], s['finetune_lr'])
+    cfg.default_hooks.checkpoint.update(interval=epochs, max_keep_ckpts=1,
+                                        save_last=True)
+    _schedule(cfg, epochs, lr)
     return _finish(cfg, work_dir, seed)
 
 

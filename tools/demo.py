@@ -31,7 +31,8 @@ PRETRAIN_CFG = ('configs/videomae/'
 FT_DIR = 'configs/videomae/finetune/'
 FINETUNE_CFG = FT_DIR + ('vit-tiny-p8_videomae-moving-digits-pre-30e_'
                          '1xb8-8x4x1-30e_moving-digits-rgb.py')
-SCRATCH_CFG = FT_DIR + 'vit-tiny-p8_scratch_1xb8-8x4x1-120e_moving-digits-rgb.py'
+SCRATCH_CFG = FT_DIR + ('vit-tiny-p8_scratch_1xb8-8x4x1-120e_'
+                        'moving-digits-rgb.py')
 NUM_CLASSES = 6
 
 
@@ -144,25 +145,26 @@ def data_opts(data_root, splits):
 
 
 def probe_opts(data_root):
-    """Point the pretraining config's ProbeHook at ``data_root``."""
+    """``--cfg-options`` that point the pretraining config's ProbeHook at
+    ``data_root`` (bank: train split, scored: val split)."""
     from mmengine.config import Config
     hooks = Config.fromfile(PRETRAIN_CFG).custom_hooks
     i = next(i for i, h in enumerate(hooks) if 'ProbeHook' in h['type'])
     return [
-        f'custom_hooks.{i}.{loader}.dataset.{key}'
-        for loader in ('train_dataloader', 'val_dataloader')
-        for key in ('ann_file', 'data_prefix.video')
-    ], i
+        f'custom_hooks.{i}.{loader}.dataset.{key}={value}'
+        for loader, split in (('train_dataloader', 'train'),
+                              ('val_dataloader', 'val'))
+        for key, value in (('ann_file', f'{data_root}/{split}.txt'),
+                           ('data_prefix.video', data_root))
+    ]
 
 
 def pretrain(args, pre_dir, pre_epochs):
     """Run tools/train.py on the pretraining config; return its time."""
-    keys, _ = probe_opts(args.data_root)
-    values = [f'{args.data_root}/train.txt', args.data_root,
-              f'{args.data_root}/val.txt', args.data_root]
     opts = data_opts(args.data_root, [('train_dataloader', 'train')])
-    opts += [f'{k}={v}' for k, v in zip(keys, values)]
-    opts += [f'train_cfg.max_epochs={pre_epochs}', f'randomness.seed={args.seed}']
+    opts += probe_opts(args.data_root)
+    opts += [f'train_cfg.max_epochs={pre_epochs}',
+             f'randomness.seed={args.seed}']
     return run([
         sys.executable, 'tools/train.py', PRETRAIN_CFG, '--work-dir', pre_dir,
         '--cfg-options', *opts, *args.cfg_options

@@ -60,12 +60,20 @@ def parse_args(argv=None):
     p.add_argument('--num-train', type=int, default=None)
     p.add_argument('--num-val', type=int, default=None)
     p.add_argument('--num-test', type=int, default=None)
+    add_run_args(p)
+    return p.parse_args(argv)
+
+
+def add_run_args(p):
+    """Options every pretrain-then-fine-tune demo shares (this one and
+    ``tools/demo_multimae.py``)."""
     p.add_argument('--eval-split', choices=('test', 'val'), default='test',
                    help='split the fine-tuned models are scored on: val to '
                    'choose settings, test to report')
     p.add_argument('--runs', nargs='+', choices=('pretrained', 'scratch'),
                    default=['pretrained', 'scratch'],
-                   help='which fine-tuning runs to make (for sweeps)')
+                   help='which fine-tuning runs to make (for sweeps; '
+                   'scratch alone skips pretraining)')
     p.add_argument('--skip-pretrain', action='store_true',
                    help='reuse WORK_DIR/pretrain/epoch_<E>.pth')
     p.add_argument('--cfg-options', nargs='+', default=[],
@@ -75,7 +83,6 @@ def parse_args(argv=None):
                    'fine-tuning runs')
     p.add_argument('--scratch-cfg-options', nargs='+', default=[],
                    help='extra key=value overrides for the scratch runs')
-    return p.parse_args(argv)
 
 
 def _newest(pattern):
@@ -113,25 +120,6 @@ def run(cmd, what):
     took = time.time() - tic
     print(f'[demo] {what}: done in {took:.0f}s', flush=True)
     return took
-
-
-def labelled_subset(data_root, per_class):
-    """Write the first ``per_class`` training clips of every class to
-    ``train_<per_class>pc.txt``; return its split name and size."""
-    with open(osp.join(data_root, 'train.txt')) as f:
-        lines = [ln for ln in f.read().splitlines() if ln.strip()]
-    if per_class <= 0:
-        return 'train', len(lines)
-    taken, keep = {}, []
-    for ln in lines:
-        label = ln.split()[-1]
-        if taken.get(label, 0) < per_class:
-            taken[label] = taken.get(label, 0) + 1
-            keep.append(ln)
-    split = f'train_{per_class}pc'
-    with open(osp.join(data_root, split + '.txt'), 'w') as f:
-        f.write('\n'.join(keep) + '\n')
-    return split, len(keep)
 
 
 def data_opts(data_root, splits):
@@ -267,7 +255,7 @@ def main(argv=None):
     times = {}
     from mmengine.config import Config
 
-    from mmmae.datasets.demo import make_demo_dataset
+    from mmmae.datasets.demo import make_demo_dataset, write_labelled_subset
     kw = {k: getattr(args, k) for k in ('num_train', 'num_val', 'num_test')
           if getattr(args, k) is not None}
     print('[demo] 1/4 data: moving digits (class = motion only)', flush=True)
@@ -278,13 +266,16 @@ def main(argv=None):
     pre_epochs = args.epochs or Config.fromfile(PRETRAIN_CFG).train_cfg[
         'max_epochs']
     pre_ckpt = osp.join(pre_dir, f'epoch_{pre_epochs}.pth')
-    if args.skip_pretrain:
-        if not osp.isfile(pre_ckpt):
+    # a scratch-only run (e.g. the baseline of a study) needs no checkpoint
+    need_ckpt = 'pretrained' in args.runs
+    if args.skip_pretrain or not need_ckpt:
+        if need_ckpt and not osp.isfile(pre_ckpt):
             sys.exit(f'[demo] --skip-pretrain: no {pre_ckpt}')
     else:
         times['pretrain'] = pretrain(args, pre_dir, pre_epochs)
 
-    split, n_labelled = labelled_subset(args.data_root, args.labels_per_class)
+    sub = write_labelled_subset(args.data_root, args.labels_per_class)
+    split, n_labelled = sub['split'], sub['num_clips']
     base = data_opts(args.data_root, [('train_dataloader', split),
                                       ('test_dataloader', args.eval_split)])
     runs = []  # (seed, name, result)
@@ -318,7 +309,8 @@ def main(argv=None):
     print('[demo] time: ' + ', '.join(f'{k} {v:.0f}s'
                                       for k, v in times.items()) +
           f' ({times["total"] / 60:.1f} min)')
-    if not osp.isfile(pre_ckpt) or not ok or curve is None:
+    pretrained = 'pretrain' in times
+    if not ok or pretrained and (not osp.isfile(pre_ckpt) or curve is None):
         sys.exit('[demo] the run did not produce its outputs; see the log')
 
 

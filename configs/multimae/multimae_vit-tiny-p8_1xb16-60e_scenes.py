@@ -90,5 +90,47 @@ train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=2))
-custom_hooks = [dict(type='mmmae.FiniteLossCheckHook')]
+
+# Probe (labels only here; pretraining never reads them as labels): the
+# frozen encoder sees RGB alone, each 8x8 patch token is a sample labelled
+# with its majority class, a logistic regression is fit on the patches of
+# the first 100 training images (the demo's labelled set) and scored on the
+# val images: patch top-1 and patch mIoU, plus the 10-NN vote. Full-res
+# semseg, no crop/flip. Cost, measured on 2 shared CPU cores with 1000
+# train / 100 val images (RGB-D variant): a probe takes ~1.0 s (the first
+# 1.9 s, decoding included) against ~10 s per training epoch, so ~2% of
+# the pretraining time at interval=5 (probe/time_s and the running share
+# are logged with every probe).
+probe_pipeline = [
+    dict(type='LoadMultiModalImages'),
+    dict(type='PackMultiModalInputs', semseg_stride=None),
+]
+probe_loader = dict(
+    batch_size=50,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type='MultiModalFolderDataset',
+        data_root=data_root,
+        split='train',
+        modalities=('rgb', 'semseg'),
+        indices=100,
+        pipeline=probe_pipeline,
+        test_mode=True))
+custom_hooks = [
+    dict(type='mmmae.FiniteLossCheckHook'),
+    dict(
+        type='mmmae.ProbeHook',
+        train_dataloader=probe_loader,
+        val_dataloader=dict(
+            probe_loader,
+            dataset=dict(probe_loader['dataset'], split='val',
+                         indices=None)),
+        features='patch',
+        probe_inputs=('rgb', ),
+        label_key='semseg',
+        linear=True,
+        interval=5),
+]
 randomness = dict(seed=0)

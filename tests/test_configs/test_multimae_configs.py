@@ -123,7 +123,10 @@ def test_pipeline_runs_on_scenes(path, scenes):
     inputs = sample['inputs']
     assert inputs['rgb'].shape == (3, size, size)
     assert inputs['depth'].shape == (1, size, size)
-    assert inputs['semseg'].shape == (size // 4, size // 4)
+    adapters = list(cfg.model.backbone.input_adapters)
+    assert list(inputs) == adapters  # nothing loaded that is not encoded
+    if 'semseg' in adapters:
+        assert inputs['semseg'].shape == (size // 4, size // 4)
     masks = sample['data_samples'].masks
     budget = [
         t for t in pipeline if t['type'] == 'MultiModalMaskGenerator'
@@ -184,3 +187,36 @@ def test_vit_b_parameter_count():
         model = MODELS.build(cfg.model)
     total = sum(p.numel() for p in model.parameters())
     assert round(total / 1e6, 2) == 98.57
+
+
+SCENES = [p for p in CONFIGS if '_scenes' in osp.basename(p)]
+
+
+@pytest.mark.parametrize('path', SCENES, ids=[osp.basename(p)
+                                              for p in SCENES])
+def test_scenes_configs_probe_rgb_patches_deterministically(path, scenes):
+    """The demo configs' ProbeHook: dense mode on RGB alone, bank = the
+    first labelled training images, val scored, full-resolution semseg and
+    no random transform (every probe sees the same patches)."""
+    from mmmae.registry import DATASETS, HOOKS
+    cfg = _load(path)
+    probe = [h for h in cfg.custom_hooks if 'ProbeHook' in h['type']]
+    assert len(probe) == 1
+    probe = probe[0]
+    assert probe.features == 'patch' and probe.linear
+    assert tuple(probe.probe_inputs) == ('rgb', )
+    bank, val = probe.train_dataloader, probe.val_dataloader
+    assert (bank.dataset.split, bank.dataset.indices) == ('train', 100)
+    assert (val.dataset.split, val.dataset.get('indices')) == ('val', None)
+    with DefaultScope.overwrite_default_scope('mmmae'):
+        HOOKS.build(copy.deepcopy(probe))
+        for loader in (bank, val):
+            assert not loader.sampler.shuffle
+            types = [t['type'] for t in loader.dataset.pipeline]
+            assert types == ['LoadMultiModalImages', 'PackMultiModalInputs']
+            ds_cfg = copy.deepcopy(loader.dataset)
+            ds_cfg.update(data_root=str(scenes), split='train')
+            ds = DATASETS.build(ds_cfg)
+            a, b = ds[0], ds[0]
+            assert a['inputs']['semseg'].shape == (48, 64)  # full res
+            assert torch.equal(a['inputs']['rgb'], b['inputs']['rgb'])

@@ -153,3 +153,26 @@ def test_splits_draw_from_disjoint_handwriting():
     assert not seen['train'] & seen['val']
     assert not seen['train'] & seen['test']
     assert not seen['val'] & seen['test']
+
+
+def test_write_labelled_subset(demo_root, tmp_path):
+    from mmmae.datasets.demo import write_labelled_subset
+    root, paths = demo_root
+    full = read_ann(paths['train_ann'])
+    # a copy: the module-scoped demo folder stays untouched
+    (tmp_path / 'train.txt').write_text(
+        ''.join(f'{p} {label}\n' for p, label in full))
+    sub = write_labelled_subset(str(tmp_path), 1)
+    assert sub['split'] == 'train_1pc' and sub['num_clips'] == 6
+    kept = read_ann(sub['ann_file'])
+    # the first clip of every class, in the list's order
+    first = {}
+    for p, label in full:
+        first.setdefault(label, p)
+    assert kept == sorted(((p, lab) for lab, p in first.items()),
+                          key=full.index)
+    assert sorted(lab for _, lab in kept) == list(range(6))
+    two = write_labelled_subset(str(tmp_path), 2)
+    assert two['num_clips'] == 12 and len(read_ann(two['ann_file'])) == 12
+    everything = write_labelled_subset(str(tmp_path), 0)
+    assert everything['split'] == 'train' and everything['num_clips'] == 12

@@ -171,3 +171,92 @@ def test_cli(tmp_path, capsys):
     img = cv2.imread(str(tmp_path / 'val' / 'rgb' / '000000.png'))
     assert img.shape == (40, 40, 3)
     assert 'classes_file' in capsys.readouterr().out
+
+
+def _pngs(folder):
+    return sorted(n for n in os.listdir(folder) if n.endswith('.png'))
+
+
+def test_test_split_is_held_out_and_optional(tmp_path):
+    root = tmp_path / 'scenes'
+    paths = make_scene_dataset(str(root), num_train=3, num_val=2,
+                               num_test=2, size=(32, 32))
+    assert paths['test'] == str(root / 'test')
+    for mod in ('rgb', 'depth', 'semseg'):
+        assert _pngs(root / 'test' / mod) == ['000000.png', '000001.png']
+    assert json.load(open(root / 'test' / 'depth' /
+                          'manifest.json'))['count'] == 2
+    # its own random stream: no test image repeats a train or val image
+    test_imgs = [(root / 'test' / 'rgb' / n).read_bytes()
+                 for n in _pngs(root / 'test' / 'rgb')]
+    for split in ('train', 'val'):
+        for n in _pngs(root / split / 'rgb'):
+            assert (root / split / 'rgb' / n).read_bytes() not in test_imgs
+    # train and val do not depend on the test split
+    plain = make_scene_dataset(str(tmp_path / 'plain'), num_train=3,
+                               num_val=2, size=(32, 32))
+    assert 'test' not in plain and not osp.exists(tmp_path / 'plain' /
+                                                  'test')
+    for rel in ('train/rgb/000002.png', 'val/semseg/000001.png'):
+        assert (root / rel).read_bytes() == \
+            open(osp.join(plain['root'], rel), 'rb').read()
+
+
+def test_old_stamps_regenerate_and_stale_images_go(tmp_path):
+    from mmmae.datasets.demo.scenes import _STAMP
+    root = tmp_path / 'scenes'
+    make_scene_dataset(str(root), num_train=4, num_val=2, size=(32, 32))
+    # a folder stamped before the test split existed
+    stamp = root / _STAMP
+    old = json.load(open(stamp))
+    del old['num_test']
+    stamp.write_text(json.dumps(old))
+    mtime = os.stat(root / 'train' / 'rgb' / '000000.png').st_mtime_ns
+    make_scene_dataset(str(root), num_train=4, num_val=2, size=(32, 32))
+    assert os.stat(root / 'train' / 'rgb' /
+                   '000000.png').st_mtime_ns != mtime  # regenerated
+    assert json.load(open(stamp))['num_test'] == 0
+    # asked for fewer images: the extra ones of the larger set are removed
+    # (the datasets list every file of a split folder)
+    make_scene_dataset(str(root), num_train=5, num_val=2, num_test=3,
+                       size=(32, 32))
+    make_scene_dataset(str(root), num_train=2, num_val=2, num_test=0,
+                       size=(32, 32))
+    for mod in ('rgb', 'depth', 'semseg'):
+        assert _pngs(root / 'train' / mod) == ['000000.png', '000001.png']
+        assert _pngs(root / 'test' / mod) == []
+
+
+def test_seg_dataset_takes_the_first_images_as_the_labelled_subset(
+        tmp_path):
+    """tools/demo_multimae.py fine-tunes on ``indices=N``: the first N
+    training images by name, while pretraining reads all of them."""
+    from mmengine.registry import DefaultScope
+
+    from mmmae.registry import DATASETS
+    root = tmp_path / 'scenes'
+    make_scene_dataset(str(root), num_train=6, num_val=1, size=(32, 32))
+    seg = dict(type='mmmae.MultiModalSegDataset',
+               data_root=str(root / 'train'),
+               data_prefix=dict(img_path='rgb', seg_map_path='semseg'),
+               modalities=dict(depth=dict(dir='depth', suffix='.png')),
+               img_suffix='.png', seg_map_suffix='.png', pipeline=[])
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        part = DATASETS.build(dict(seg, indices=4))
+        whole = DATASETS.build(seg)
+    names = [osp.basename(part.get_data_info(i)['img_path'])
+             for i in range(len(part))]
+    assert names == [f'{i:06d}.png' for i in range(4)] and len(whole) == 6
+    with DefaultScope.overwrite_default_scope('mmmae'):
+        pre = DATASETS.build(dict(type='MultiModalFolderDataset',
+                                  data_root=str(root), split='train',
+                                  modalities=('rgb', 'depth')))
+    assert len(pre) == 6
+
+
+def test_cli_test_split(tmp_path):
+    from mmmae.datasets.demo.scenes import main
+    paths = main(['--root', str(tmp_path), '--num-train', '1', '--num-val',
+                  '1', '--num-test', '2', '--size', '32'])
+    assert _pngs(osp.join(paths['test'], 'rgb')) == ['000000.png',
+                                                     '000001.png']

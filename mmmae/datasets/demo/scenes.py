@@ -30,13 +30,16 @@ Semantic classes (:data:`SCENE_CLASSES`, also in ``root/classes.json``):
 Layout (the multi-modal contract, ``docs/multimae_contract.md``)::
 
     root/classes.json                 {"classes": [...], "palette": [...]}
-    root/{train,val}/rgb/000000.png   8-bit RGB
-    root/{train,val}/depth/000000.png 16-bit, value = round(depth_m * scale)
-    root/{train,val}/semseg/000000.png 8-bit class ids
-    root/{train,val}/{depth,semseg}/manifest.json  how they were made
+    root/{train,val,test}/rgb/000000.png   8-bit RGB
+    root/{train,val,test}/depth/000000.png 16-bit, round(depth_m * scale)
+    root/{train,val,test}/semseg/000000.png 8-bit class ids
+    root/{train,val,test}/{depth,semseg}/manifest.json  how they were made
 
-Every image is drawn from ``np.random.default_rng([seed, split, index])``,
-so the output is deterministic and independent of generation order.
+The test split exists only when asked for (``num_test > 0``). Every image
+is drawn from ``np.random.default_rng([seed, split, index])`` (split 0
+train, 1 val, 2 test), so the output is deterministic, independent of
+generation order, and image ``i`` of a split is the same however many are
+made.
 
 Command line: ``python -m mmmae.datasets.demo scenes --root data/scenes``
 (``python -m mmmae.datasets.demo.scenes ...`` works too, with a harmless
@@ -67,6 +70,7 @@ SKY_DEPTH = 65535 / SCENE_DEPTH_SCALE
 
 # Bump when the rendering changes, so stale scene sets are regenerated.
 _VERSION = 1
+_SPLITS = ('train', 'val', 'test')  # index = the split's RNG stream
 _STAMP = '.mmmae_scenes_stamp.json'
 _EPS = 1e-4
 _OBJECT_TYPES = ('sphere', 'box', 'cylinder')
@@ -368,17 +372,31 @@ def _is_complete(root: str, params: dict) -> bool:
     stamp = osp.join(root, _STAMP)
     try:
         with open(stamp) as f:
+            # a stamp of an older layout (no num_test) never matches
             if json.load(f) != params:
                 return False
     except (OSError, ValueError):
         return False
-    for split, num in (('train', params['num_train']),
-                       ('val', params['num_val'])):
+    for split in _SPLITS:
         for mod in ('rgb', 'depth', 'semseg'):
-            for i in range(num):
+            for i in range(params[f'num_{split}']):
                 if not osp.isfile(osp.join(root, split, mod, f'{i:06d}.png')):
                     return False
     return True
+
+
+def _remove_stale(root: str, split: str, num: int) -> None:
+    """Delete images ``>= num`` left by a larger earlier set (the datasets
+    list every file of a folder, so they would silently join the split)."""
+    for mod in ('rgb', 'depth', 'semseg'):
+        folder = osp.join(root, split, mod)
+        if not osp.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            stem, ext = osp.splitext(name)
+            if ext == '.png' and len(stem) == 6 and stem.isdigit() and \
+                    int(stem) >= num:
+                os.remove(osp.join(folder, name))
 
 
 def make_scene_dataset(root: str,
@@ -386,12 +404,16 @@ def make_scene_dataset(root: str,
                        num_val: int = 50,
                        size: Sequence[int] = (64, 64),
                        seed: int = 0,
-                       force: bool = False) -> Dict[str, str]:
+                       force: bool = False,
+                       num_test: int = 0) -> Dict[str, str]:
     """Generate (or reuse) the ray-cast scene dataset under ``root``.
 
     See the module docstring for the layout. A stamp file records the
     parameters: a second call with the same parameters returns at once,
-    unless ``force=True``. 250 images of 64x64 take about a second.
+    unless ``force=True``. Otherwise the splits are (re)written and images
+    beyond the requested counts, left by an earlier larger set, are
+    deleted (a split of 0 images is left empty). 250 images of 64x64 take
+    about a second.
 
     Args:
         root (str): output folder (created).
@@ -401,20 +423,28 @@ def make_scene_dataset(root: str,
             ``(64, 64)``.
         seed (int): random seed. Defaults to 0.
         force (bool): regenerate even when the stamp matches.
+        num_test (int): test images (a held-out split to report on once
+            settings were chosen on val). Defaults to 0: no test split.
 
     Returns:
-        dict[str, str]: ``root``, ``train``, ``val`` (split folders) and
-        ``classes_file``.
+        dict[str, str]: ``root``, ``train``, ``val``, ``test`` (split
+        folders; ``test`` only with ``num_test > 0``) and ``classes_file``.
     """
     root = osp.abspath(root)
     if isinstance(size, int):
         size = (size, size)
     size = (int(size[0]), int(size[1]))
-    params = dict(version=_VERSION, num_train=int(num_train),
-                  num_val=int(num_val), size=list(size), seed=int(seed))
-    paths = dict(root=root, train=osp.join(root, 'train'),
-                 val=osp.join(root, 'val'),
-                 classes_file=osp.join(root, 'classes.json'))
+    counts = dict(train=int(num_train), val=int(num_val),
+                  test=int(num_test))
+    if min(counts.values()) < 0:
+        raise ValueError(f'image counts must be >= 0, got {counts}')
+    params = dict(version=_VERSION, num_train=counts['train'],
+                  num_val=counts['val'], num_test=counts['test'],
+                  size=list(size), seed=int(seed))
+    paths = dict(root=root)
+    paths.update({split: osp.join(root, split) for split in _SPLITS
+                  if split != 'test' or counts['test'] > 0})
+    paths['classes_file'] = osp.join(root, 'classes.json')
     if not force and _is_complete(root, params):
         print_log(f'scene dataset: reusing {root}', logger='current')
         return paths
@@ -430,8 +460,11 @@ def make_scene_dataset(root: str,
                 palette=[list(p) for p in SCENE_PALETTE])
     _write_json(paths['classes_file'], meta)
     from mmmae import __version__
-    splits = (('train', num_train), ('val', num_val))
-    for split_id, (split, num) in enumerate(splits):
+    for split_id, split in enumerate(_SPLITS):
+        num = counts[split]
+        _remove_stale(root, split, num)
+        if num == 0 and split == 'test':
+            continue
         for mod in ('rgb', 'depth', 'semseg'):
             os.makedirs(osp.join(root, split, mod), exist_ok=True)
         for i in range(num):
@@ -456,8 +489,9 @@ def make_scene_dataset(root: str,
             dict(task='semseg', dtype='uint8', **meta, **common))
     _write_json(stamp, params)
     print_log(
-        f'scene dataset: wrote {num_train} train and {num_val} val images '
-        f'{size[0]}x{size[1]} to {root} in {time.time() - tic:.1f}s',
+        f'scene dataset: wrote {num_train} train, {num_val} val and '
+        f'{num_test} test images {size[0]}x{size[1]} to {root} in '
+        f'{time.time() - tic:.1f}s',
         logger='current')
     return paths
 
@@ -470,6 +504,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     parser.add_argument('--root', default='data/scenes', help='output folder')
     parser.add_argument('--num-train', type=int, default=200)
     parser.add_argument('--num-val', type=int, default=50)
+    parser.add_argument('--num-test', type=int, default=0)
     parser.add_argument('--size', type=int, nargs='+', default=[64, 64],
                         help='H [W] (default 64 64)')
     parser.add_argument('--seed', type=int, default=0)
@@ -479,7 +514,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     size = args.size * 2 if len(args.size) == 1 else args.size[:2]
     paths = make_scene_dataset(args.root, num_train=args.num_train,
                                num_val=args.num_val, size=size,
-                               seed=args.seed, force=args.force)
+                               seed=args.seed, force=args.force,
+                               num_test=args.num_test)
     for key, value in paths.items():
         print(f'{key}: {value}')
     return paths

@@ -32,24 +32,34 @@ def write_av(path: str,
              fmt: str = None,
              b_frames: int = 0,
              faststart: bool = False,
-             fps: int = 10) -> str:
-    """Encode ``frames`` ``(T, H, W, 3)`` uint8 RGB with PyAV (mpeg4).
+             fps: int = 10,
+             codec: str = 'mpeg4',
+             gop: int = None,
+             options: dict = None) -> str:
+    """Encode ``frames`` ``(T, H, W, 3)`` uint8 RGB with PyAV.
 
     Args:
-        fmt (str): container (``'mp4'``, ``'avi'``); from the name if None.
+        fmt (str): container (``'mp4'``, ``'avi'``, ``'matroska'``,
+            ``'webm'``); from the name if None.
         b_frames (int): max consecutive B-frames (frames stored out of
             display order).
         faststart (bool): MP4 index (``moov``) before the data.
+        codec (str): encoder (``'mpeg4'``, ``'libvpx'`` (VP8),
+            ``'libvpx-vp9'``, ``'libx264'``).
+        gop (int): keyframe interval (12 with B-frames when None).
+        options (dict): more muxer options (``{'live': '1'}``).
     """
     import av
     opts = {'movflags': 'faststart'} if faststart else {}
+    opts.update(options or {})
     with av.open(path, 'w', format=fmt, options=opts) as out:
-        stream = out.add_stream('mpeg4', rate=fps)
+        stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = 'yuv420p'
         if b_frames:
             stream.codec_context.max_b_frames = b_frames
-            stream.codec_context.gop_size = 12
+        if b_frames or gop:
+            stream.codec_context.gop_size = gop or 12
         for frame in frames:
             out.mux(
                 stream.encode(av.VideoFrame.from_ndarray(frame,
@@ -88,6 +98,92 @@ def write_bframe_avi(path: str, num_frames: int = 48) -> str:
     it (a known decord failure), PyAV's sequential decode is right."""
     return write_av(path, scene_video(num_frames, seed=7), fmt='avi',
                     b_frames=2)
+
+
+def cut_file(src: str, dst: str, fraction: float) -> str:
+    """Copy the first ``fraction`` of the bytes of ``src`` to ``dst``, as
+    an interrupted download or copy leaves a file."""
+    data = open(src, 'rb').read()
+    with open(dst, 'wb') as f:
+        f.write(data[:int(len(data) * fraction)])
+    return dst
+
+
+def noise_video(num_frames: int = 40, size=(48, 64), seed: int = 0):
+    """``(T, H, W, 3)`` uint8 noise drifting sideways: hard to compress,
+    so the coded frames, not the headers, make up most of a file and a cut
+    at a fraction of its bytes keeps about that fraction of the frames."""
+    base = np.random.default_rng(seed).integers(0, 255, (*size, 3),
+                                                dtype=np.uint8)
+    return np.stack([np.roll(base, 3 * t, axis=1) for t in range(num_frames)])
+
+
+def write_truncated_avi_segv(path: str,
+                             num_frames: int = 40,
+                             size=(48, 64),
+                             keep: float = 0.5) -> str:
+    """The first half of an MPEG-4 Part 2 AVI: decord 0.6.0 decodes it by
+    path (the frames before the cut) but segfaults opening it from memory
+    (``decord.VideoReader(io.BytesIO(data))``, what ``mmaction.DecordInit``
+    does), while the ``RIFF`` chunk size shows the cut.
+
+    Measured with this writer (decord 0.6.0, PyAV 18.1): 48x64, 120x160
+    and 240x320, 20 to 795 frames, cut at 50% or 60%: all crash; a 90% cut
+    crashes too except at 48x64. Smooth content that compresses to a few
+    KB does not crash at every cut, hence the noise.
+    """
+    full = path + '.full.avi'
+    write_av(full, noise_video(num_frames, size, seed=13), fmt='avi',
+             gop=12, fps=25)
+    cut_file(full, path, keep)
+    os.remove(full)
+    return path
+
+
+def _ebml_head(data: bytes, pos: int) -> tuple:
+    """``(id, data_start, size)`` of the element at ``pos`` (a 1 bit ends
+    the length marker of an EBML ID and of a size)."""
+    id_len = 9 - data[pos].bit_length()
+    size_at = pos + id_len
+    size_len = 9 - data[size_at].bit_length()
+    size = int.from_bytes(data[size_at:size_at + size_len], 'big')
+    size &= (1 << (7 * size_len)) - 1
+    return data[pos:size_at], size_at + size_len, size
+
+
+def write_mkv(path: str,
+              num_frames: int = 40,
+              codec: str = 'libvpx',
+              live: bool = False,
+              unknown_clusters: bool = False,
+              seed: int = 3) -> str:
+    """A Matroska / WebM file (format from the name) encoded by PyAV.
+
+    Args:
+        codec (str): ``'libvpx'`` (VP8), ``'libvpx-vp9'``, ``'mpeg4'``,
+            ``'libx264'``.
+        live (bool): FFmpeg's ``live=1``: a Segment of unknown size
+            (what a writer to a pipe leaves).
+        unknown_clusters (bool): with ``live``, rewrite every Cluster to
+            unknown size as browsers' MediaRecorder writes them.
+    """
+    write_av(path, noise_video(num_frames, (48, 64), seed=seed),
+             codec=codec, gop=10, options={'live': '1'} if live else None)
+    if unknown_clusters:
+        data = open(path, 'rb').read()
+        seg = data.index(b'\x18\x53\x80\x67')
+        _, pos, _ = _ebml_head(data, seg)
+        out = bytearray(data[:pos])
+        while pos < len(data):
+            eid, start, size = _ebml_head(data, pos)
+            if eid == b'\x1f\x43\xb6\x75':  # Cluster
+                out += eid + b'\x01' + b'\xff' * 7  # 8-byte unknown size
+            else:
+                out += data[pos:start]
+            out += data[start:start + size]
+            pos = start + size
+        open(path, 'wb').write(bytes(out))
+    return path
 
 
 def make_dirty_dataset(root, num_good: int = 13) -> Dict[str, str]:

@@ -81,3 +81,17 @@ def _restore_default_scope():
     yield
     DefaultScope._instance_dict.clear()
     DefaultScope._instance_dict.update(before)
+
+
+@pytest.fixture
+def no_crash_dump():
+    """Keep pytest's faulthandler out of helper processes: they inherit
+    it, and it would print the stack of every decoder crash these tests
+    cause on purpose."""
+    import faulthandler
+    import sys
+    enabled = faulthandler.is_enabled()
+    faulthandler.disable()
+    yield
+    if enabled:
+        faulthandler.enable(file=sys.__stderr__)

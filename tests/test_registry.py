@@ -1,5 +1,9 @@
 # Copyright (c) mmmae contributors. All rights reserved.
+import copy
+import re
+
 import mmengine.registry as mmengine_registry
+import pytest
 from mmengine.registry import DefaultScope
 
 import mmmae.registry as R
@@ -38,3 +42,121 @@ def test_backbone_builds_from_mmaction_and_mmseg_scopes():
         with DefaultScope.overwrite_default_scope(name):
             model = host.build(_tiny_backbone_cfg())
         assert type(model).__name__ == 'VideoMAEViT'
+
+
+# --------------------------------------------------------------------------
+# unknown types: the field and the closest registered names
+# --------------------------------------------------------------------------
+DEMO_CONFIG = 'configs/videomae/videomae_vit-tiny-p8_1xb8-30e_moving-digits.py'
+
+
+def _demo_cfg(video_dir, tmp_path):
+    """The shipped demo config on the real test videos."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from conftest import REPO_ROOT
+    cfg = Config.fromfile(osp.join(REPO_ROOT, DEMO_CONFIG))
+    cfg.work_dir = str(tmp_path)
+    cfg.custom_hooks = []  # the probe loaders read data/demo
+    loader = cfg.train_dataloader
+    loader.update(num_workers=0, persistent_workers=False, batch_size=2)
+    loader.dataset.update(ann_file=str(video_dir / 'ann.txt'),
+                          data_prefix=dict(video=str(video_dir)))
+    return cfg
+
+
+def _index(pipeline, type_name):
+    """Position of the transform ``type_name`` (prefix optional)."""
+    names = [t['type'].split('.')[-1] for t in pipeline]
+    return names.index(type_name)
+
+
+@pytest.mark.parametrize('good,bad,suggestion', [
+    ('TubeMaskGenerator', 'mmmae.TubeMaskGenrator',
+     'mmmae.TubeMaskGenerator'),
+    ('SampleFrames', 'SampleFrame', 'mmaction.SampleFrames'),
+    ('MultiScaleCrop', 'mmaction.MultiScaleCorp', 'mmaction.MultiScaleCrop'),
+])
+def test_misspelled_transform_in_shipped_config_dataset(
+        video_dir, tmp_path, good, bad, suggestion):
+    """A real VideoMAEDataset of the shipped config, built as the Runner
+    builds it (MMEngine's root DATASETS under the config's scope)."""
+    from mmengine.registry import DATASETS
+    cfg = _demo_cfg(video_dir, tmp_path)
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    index = _index(dataset_cfg.pipeline, good)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        assert len(DATASETS.build(copy.deepcopy(dataset_cfg))) == 4
+        dataset_cfg.pipeline[index]['type'] = bad
+        with pytest.raises(KeyError) as info:
+            DATASETS.build(dataset_cfg)
+    assert isinstance(info.value, R.UnknownTypeError)
+    msg = str(info.value)
+    assert msg.startswith(f'VideoMAEDataset: config field `pipeline[{index}]'
+                          f'`: type {bad!r} is not in the ')
+    assert msg.endswith(f'did you mean {suggestion!r}?')
+
+
+def test_misspelled_transform_fails_runner_train(video_dir, tmp_path):
+    """tools/train.py's path: Runner.from_cfg(cfg).train()."""
+    from mmengine.runner import Runner
+    cfg = _demo_cfg(video_dir, tmp_path)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    index = _index(pipeline, 'TubeMaskGenerator')
+    pipeline[index]['type'] = 'mmmae.TubeMaskGenrator'
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(R.UnknownTypeError,
+                       match=re.escape(
+                           f'VideoMAEDataset: config field `pipeline[{index}]'
+                           "`: type 'mmmae.TubeMaskGenrator' is not in the "
+                           'mmmae::transform registry; did you mean '
+                           "'mmmae.TubeMaskGenerator'?")):
+        runner.train()
+
+
+def test_misspelled_model_parts_get_suggestions():
+    import mmaction.registry
+    cfg = dict(_tiny_backbone_cfg(), type='mmmae.VideoMAEVit')
+    with pytest.raises(R.UnknownTypeError,
+                       match=re.escape("type 'mmmae.VideoMAEVit' is not in "
+                                       'the mmmae::model registry; did you '
+                                       "mean 'mmmae.VideoMAEViT'?")):
+        R.MODELS.build(cfg)
+    # the lazy `mmmae.X` lookup from a host scope, nested in a recognizer
+    with DefaultScope.overwrite_default_scope('mmaction'):
+        with pytest.raises(R.UnknownTypeError) as info:
+            mmaction.registry.MODELS.build(
+                dict(type='Recognizer3D', backbone=cfg,
+                     cls_head=dict(type='TimeSformerHead', num_classes=2,
+                                   in_channels=32)))
+    msg = str(info.value)
+    assert msg.startswith('Recognizer3D: config field `backbone`: type '
+                          "'mmmae.VideoMAEVit'")
+    assert msg.endswith("did you mean 'mmmae.VideoMAEViT'?")
+
+
+def test_other_key_errors_are_left_alone():
+    """Only unknown types are rewritten: a KeyError a constructor raises
+    for its own reasons keeps its type and message."""
+    with pytest.raises(KeyError) as info:
+        R.MODELS.build(
+            dict(type='mmmae.MultiMAEHead',
+                 tasks=dict(rgb=dict(loss=dict(type='mmmae.MaskedMSELoss'))),
+                 loss_weights=dict(depth=1.)))
+    assert not isinstance(info.value, R.UnknownTypeError)
+    assert info.value.args == ("loss_weights for unknown tasks ['depth']", )
+
+
+def test_suggest_type_and_find_type_field():
+    assert R.suggest_type(R.TRANSFORMS, 'mmmae.TubeMaskGenrator') == [
+        'mmmae.TubeMaskGenerator'
+    ]
+    assert R.suggest_type(R.MODELS, 'mmmae.Zzzzqqq') == []
+    cfg = dict(type='A', pipeline=[dict(type='B'),
+                                   dict(type='C', transforms=[dict(
+                                       type='D')])])
+    assert R.find_type_field(cfg, 'D') == 'pipeline[1].transforms[0]'
+    assert R.find_type_field(cfg, 'A') == ''
+    assert R.find_type_field(cfg, 'E') is None

@@ -77,13 +77,13 @@ model = dict(
 # data: data/demo/{train,val}.txt list paths relative to data/demo
 data_root = 'data/demo'
 train_pipeline = [
-    dict(type='mmaction.DecordInit', num_threads=1),
+    dict(type='mmmae.VideoInit', num_threads=1),
     dict(
         type='mmaction.SampleFrames',
         clip_len=num_frames,
         frame_interval=frame_interval,
         num_clips=1),
-    dict(type='mmaction.DecordDecode'),
+    dict(type='mmmae.VideoDecode'),
     dict(
         type='mmaction.MultiScaleCrop',
         input_size=img_size,
@@ -113,14 +113,14 @@ train_dataloader = dict(
 # is the first 120 training clips (~20 per class), the 120 val clips are
 # scored: a probe costs ~2 s, ~4% of the training time at interval=5.
 probe_pipeline = [
-    dict(type='mmaction.DecordInit', num_threads=1),
+    dict(type='mmmae.VideoInit', num_threads=1),
     dict(
         type='mmaction.SampleFrames',
         clip_len=num_frames,
         frame_interval=frame_interval,
         num_clips=1,
         test_mode=True),
-    dict(type='mmaction.DecordDecode'),
+    dict(type='mmmae.VideoDecode'),
     dict(type='mmaction.Resize', scale=(-1, img_size)),
     dict(type='mmaction.CenterCrop', crop_size=img_size),
     dict(type='mmaction.FormatShape', input_format='NCTHW'),

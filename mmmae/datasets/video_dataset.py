@@ -20,6 +20,7 @@ import os
 import os.path as osp
 import re
 import stat
+import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -43,6 +44,17 @@ _FIX = ('Fix: remove it from the annotation file (`python '
         'tools/misc/check_dataset.py ANN_FILE --data-prefix DIR --out-dir '
         'OUT` writes a clean list), or set on_bad_video=\'replace\' in the '
         'dataset config to train on a deterministic substitute instead.')
+
+_EVAL_FIX = ('A metric computed on fewer videos than the list holds would '
+             'be a wrong result. Fix: repair or remove the file (`python '
+             'tools/misc/check_dataset.py ANN_FILE --data-prefix DIR '
+             '--out-dir OUT` writes a clean list), or set '
+             "on_bad_video='score_wrong' in this dataset config to score "
+             'unreadable videos as wrong predictions (the metrics then '
+             'report videos_evaluated of videos_listed).')
+
+#: Seconds ``load_timeout='auto'`` allows the loading stage of one sample.
+AUTO_LOAD_TIMEOUT = 120.0
 
 # Transforms whose failure means "this file cannot be read". Everything up
 # to and including the last of them in the pipeline is the loading stage.
@@ -73,14 +85,29 @@ class _SharedFlags:
         return new
 
 
+#: Failure codes found while decoding the *sampled* frames of a file that
+#: opened: another clip of the same file may decode, so such an entry is
+#: tried again whenever it is drawn. Every other failure is a property of the
+#: file (or of the machine: timeout, crash) and the entry is skipped
+#: afterwards. Either way a sample's outcome depends on the sample alone, not
+#: on which samples were loaded before, which keeps a resumed run (whose
+#: flags start empty) identical to the uninterrupted one.
+_SAMPLE_DEPENDENT = frozenset([_CODES['frame count mismatch']])
+
+
 class _LoadFailure(Exception):
     """A loading-stage failure whose reason is known from the stage it
-    happened in (``'too short'``, ``'frame count mismatch'``)."""
+    happened in (``'too short'``, ``'frame count mismatch'``) or from the
+    file's structure, checked before decoding (``structural``)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self,
+                 reason: str,
+                 detail: str,
+                 structural: bool = False) -> None:
         super().__init__(reason, detail)
         self.reason = reason
         self.detail = detail
+        self.structural = structural
 
     def __str__(self) -> str:
         return f'{self.reason}: {self.detail}'
@@ -173,28 +200,39 @@ class VideoMAEDataset(VideoDataset):
     (``replaced X (reason) by Y``) and listed in :attr:`replacements`.
     ``'raise'`` stops at the first bad file with a
     :class:`~mmmae.datasets.video_guard.BadVideoError` naming its path, the
-    reason and the fix (at start for missing/empty files). In test mode a
-    bad entry always raises, because a substitute sample would bias the
-    metric.
+    reason and the fix (at start for missing/empty files).
 
-    **Timeout** (``load_timeout``): a decoder can hang inside C code
-    (dmlc/decord#363), where neither a Python thread timeout nor
-    ``SIGALRM`` can interrupt it (a signal handler only runs between
-    bytecodes). With ``load_timeout=T`` the loading stage runs in a helper
-    process forked from the worker on first use and reused
-    (:class:`~mmmae.datasets.video_guard.GuardedCaller`); after ``T`` s it
-    is killed (``SIGKILL``) and the next sample forks a fresh one. The
-    frames come back pickled through a pipe. That also turns a decoder
-    segfault into a ``crashed`` entry instead of a dead worker. The cost is
-    one copy of the frames per sample through a pipe (0-6 ms CPU measured
-    on top of a ~25 ms decode of 16 small frames, see
-    ``docs/robustness.md``) plus one fork per worker (the helper process is
-    reused; a fork of a torch-loaded process costs ~45 ms CPU, too much per
-    sample). The helper's numpy RNG is its own copy, so clip offsets drawn
-    in the loading stage differ from an unguarded run with the same seed.
-    The default is ``None`` (in-process, no overhead); turn it on (e.g.
-    ``60``) for a crawled data set, or find hanging files offline with
-    ``tools/misc/check_dataset.py --timeout``.
+    **Evaluation** (``test_mode=True``) never loses a sample silently: a
+    substitute would bias the metric, and so would dropping the entry. By
+    default (``'raise'``) a missing or empty file fails the build naming
+    every such file, and a file that fails to load fails the run naming
+    it. With ``on_bad_video='score_wrong'`` every listed entry is kept and
+    an unreadable one yields a placeholder sample (the frames of a readable
+    entry, the bad entry's label, ``bad_video=<reason>`` in its metainfo)
+    that :class:`~mmmae.evaluation.ScoreBadVideosAsWrong` scores as a wrong
+    prediction; :class:`~mmmae.engine.BadSampleLoggerHook` (in the base
+    runtimes) wraps the loop's metrics with it and enables the
+    placeholders, and the metrics report ``videos_evaluated`` of
+    ``videos_listed``. Without that hook the dataset raises instead.
+
+    **Guarded loading** (``load_timeout``, on by default on Linux): a
+    decoder can segfault on a damaged file (decord does on some truncated
+    AVIs opened from memory, as ``mmaction.DecordInit`` opens them) or hang
+    inside C code (dmlc/decord#363), where neither a Python thread timeout
+    nor ``SIGALRM`` can interrupt it (a signal handler only runs between
+    bytecodes). So the loading stage runs in a helper process forked from
+    the worker on first use and reused
+    (:class:`~mmmae.datasets.video_guard.GuardedCaller`): a segfault becomes
+    a ``crashed`` entry instead of a dead DataLoader worker, and after
+    ``load_timeout`` s a stuck helper is killed (``SIGKILL``), the entry is
+    a ``timeout`` and the next sample forks a fresh helper. The frames come
+    back through shared memory (one copy) and the global RNG states travel
+    with each call, so the samples are identical to in-process loading and
+    resume stays bit-exact. The cost is one fork per worker and ~1 ms of
+    CPU per sample (``docs/robustness.md`` and the ``-noguard`` rows of
+    ``tools/benchmark/data_pipeline.py``). ``load_timeout='auto'``
+    (default) means 120 s on Linux and in-process elsewhere (no safe
+    ``fork`` on macOS/Windows); ``None`` turns the guard off.
 
     Too-short videos: ``SampleFrames`` (``out_of_bound_opt='loop'``) loops
     the frames of a video shorter than ``clip_len * frame_interval``, as the
@@ -221,12 +259,14 @@ class VideoMAEDataset(VideoDataset):
             Defaults to True.
         max_logged_names (int): how many file names a warning lists before
             "and N more". Defaults to 20.
-        on_bad_video (str): ``'replace'`` (train on a deterministic
-            substitute) or ``'raise'`` (stop at the first bad file).
-            Defaults to ``'replace'``.
-        load_timeout (float, optional): seconds the loading stage of one
-            sample may take; it then runs in a killable child process.
-            Defaults to None (in-process, no limit).
+        on_bad_video (str, optional): training: ``'replace'`` (train on a
+            deterministic substitute) or ``'raise'`` (stop at the first bad
+            file); test mode: ``'raise'`` or ``'score_wrong'``. Defaults to
+            None: ``'replace'`` for training, ``'raise'`` in test mode.
+        load_timeout (float | str | None): seconds the loading stage of one
+            sample may take in its killable helper process; ``'auto'``: 120
+            on Linux, None elsewhere; None: in process, no limit and no
+            protection from a decoder crash. Defaults to ``'auto'``.
         seed (int): seed of the substitute draw. Defaults to 0.
         num_repeats (int): Repeated augmentation (official VideoMAE
             ``--num_sample``): each video is decoded once and the
@@ -247,16 +287,28 @@ class VideoMAEDataset(VideoDataset):
                  check_files: bool = True,
                  max_logged_names: int = 20,
                  num_repeats: int = 1,
-                 on_bad_video: str = 'replace',
-                 load_timeout: Optional[float] = None,
+                 on_bad_video: Optional[str] = None,
+                 load_timeout: Union[float, str, None] = 'auto',
                  seed: int = 0,
                  **kwargs) -> None:
-        if on_bad_video not in ('replace', 'raise'):
-            raise ValueError(f"on_bad_video={on_bad_video!r}: expected "
-                             "'replace' or 'raise'")
-        if load_timeout is not None and not load_timeout > 0:
+        test_mode = kwargs.get('test_mode', False)
+        if on_bad_video is None:
+            on_bad_video = 'raise' if test_mode else 'replace'
+        allowed = ('raise', 'score_wrong') if test_mode else ('replace',
+                                                              'raise')
+        if on_bad_video not in allowed:
+            why = (' (a substitute sample would bias the metric)'
+                   if on_bad_video == 'replace' else '')
+            raise ValueError(
+                f'on_bad_video={on_bad_video!r}{why}: expected one of '
+                f'{allowed} with test_mode={test_mode}')
+        if load_timeout == 'auto':
+            load_timeout = (AUTO_LOAD_TIMEOUT
+                            if sys.platform.startswith('linux') else None)
+        if load_timeout is not None and not (
+                isinstance(load_timeout, (int, float)) and load_timeout > 0):
             raise ValueError(f'load_timeout={load_timeout!r}: expected a '
-                             'positive number of seconds or None')
+                             "positive number of seconds, 'auto' or None")
         if load_timeout is not None and not hasattr(os, 'fork'):
             raise ValueError('load_timeout needs os.fork (Linux/macOS); '
                              'set load_timeout=None on this platform')
@@ -277,6 +329,8 @@ class VideoMAEDataset(VideoDataset):
         self._flags: Optional[_SharedFlags] = None
         self._substitutes: Optional[_SharedFlags] = None
         self._guard: Optional[GuardedCaller] = None
+        self._structure_ok: Optional[np.ndarray] = None
+        self._score_wrong_enabled = False
         self._last_error: Dict[int, str] = {}
         super().__init__(ann_file,
                          pipeline=pipeline,
@@ -303,6 +357,8 @@ class VideoMAEDataset(VideoDataset):
         if not self.check_files:
             return data_list
 
+        if self.test_mode and self.on_bad_video == 'score_wrong':
+            return data_list  # bad entries are scored, found at load time
         kept, skipped = [], []
         for info in data_list:
             path = info['filename']
@@ -310,12 +366,17 @@ class VideoMAEDataset(VideoDataset):
             if reason is None:
                 kept.append(info)
                 continue
-            if self.on_bad_video == 'raise':
+            if self.on_bad_video == 'raise' and not self.test_mode:
                 raise BadVideoError(
                     f'bad video {path} ({reason}) listed in '
                     f'{self.ann_file} (on_bad_video=\'raise\'). {_FIX}')
             skipped.append((path, reason))
         self.skipped = skipped
+        if skipped and self.test_mode:
+            raise BadVideoError(
+                f'{len(skipped)} of {len(data_list)} videos listed in the '
+                f'evaluation list {self.ann_file} are unreadable: '
+                f'{_name_list(skipped, self.max_logged_names)}. {_EVAL_FIX}')
         if skipped:
             print_log(
                 f'{type(self).__name__}: dropped {len(skipped)} of '
@@ -336,36 +397,36 @@ class VideoMAEDataset(VideoDataset):
         return kept
 
     def _parse_ann_file(self) -> List[dict]:
-        """Parse ``path [label]`` lines (MMAction2 ``VideoDataset`` format).
+        """Parse the annotation list (MMAction2 ``VideoDataset`` format).
 
-        Unlike ``VideoDataset.load_data_list`` it skips blank lines and
-        ``#`` comments, tolerates repeated spaces, and names the offending
-        line on a parse error.
+        The rules are those of
+        :func:`~mmmae.datasets.video_guard.parse_ann_line`, shared with
+        ``tools/misc/check_dataset.py``: blank lines and ``#`` comments
+        are skipped, a path may contain spaces (quoted, tab-separated from
+        its label, or followed by an integer label), the label is
+        optional, and a parse error names the offending line.
         """
+        # imported here: the module's import block is not part of this
+        # method, and video_guard needs no torch, so the cost is nil
+        from .video_guard import parse_ann_line
         data_list = []
         prefix = self.data_prefix.get('video')
         for lineno, line in enumerate(list_from_file(self.ann_file), 1):
-            line = line.strip()
-            if not line or line.startswith('#'):
-                continue
-            fields = (line.split() if self.delimiter == ' ' else
-                      [f.strip() for f in line.split(self.delimiter)])
             try:
+                entry = parse_ann_line(line, self.delimiter,
+                                       multi_label=self.multi_class)
+                if entry is None:
+                    continue
+                filename, labels = entry
                 if self.multi_class:
                     assert self.num_classes is not None, \
                         'multi_class=True needs num_classes'
-                    label = list(map(int, fields[1:]))
-                elif len(fields) == 1:
-                    label = -1  # unlabeled (pretraining ignores labels)
-                elif len(fields) == 2:
-                    label = int(fields[1])
-                else:
-                    raise ValueError(f'expected "path [label]", got '
-                                     f'{len(fields)} fields')
+                    label = labels
+                else:  # -1: unlabeled (pretraining ignores labels)
+                    label = labels[0] if labels else -1
             except (ValueError, AssertionError) as err:
                 raise ValueError(f'{self.ann_file}:{lineno}: cannot parse '
-                                 f'{line!r}: {err}') from err
-            filename = fields[0]
+                                 f'{line.strip()!r}: {err}') from err
             if prefix is not None:
                 filename = osp.join(prefix, filename)
             data_list.append(dict(filename=filename, label=label))
@@ -395,6 +456,8 @@ class VideoMAEDataset(VideoDataset):
         self._flags = _SharedFlags(len(self))
         # substitute index per entry, -1 = never replaced
         self._substitutes = _SharedFlags(len(self), torch.int64, -1)
+        # Per process (a pure function of the file: no need to share).
+        self._structure_ok = np.zeros(len(self), dtype=bool)
         self._last_error = {}
 
     @property
@@ -437,6 +500,7 @@ class VideoMAEDataset(VideoDataset):
         data_info = self.get_data_info(idx)
         filename = data_info.get('filename', f'<entry {idx}>')
         try:
+            self._check_structure(idx, filename)
             if self.load_timeout is None:
                 results = self._load(data_info)
             else:
@@ -456,6 +520,25 @@ class VideoMAEDataset(VideoDataset):
             for _ in range(self.num_repeats)
         ]
         return None if any(v is None for v in views) else views
+
+    def _check_structure(self, idx: int, filename: str) -> None:
+        """Refuse a local file whose container is cut or not a video before
+        any decoder sees it (decord can segfault on a truncated AVI), once
+        per entry and process: a stat and a few small reads.
+
+        Raises:
+            _LoadFailure: ``not a video``, ``truncated``, ``missing``, ...
+        """
+        ok = self._structure_ok
+        if ok is None or ok[idx] or not _is_local(filename):
+            return
+        if filename.endswith('.npy'):  # a frame cache, not a container
+            ok[idx] = True
+            return
+        why, detail = file_diagnosis(filename)
+        if why is not None:
+            raise _LoadFailure(why, detail, structural=True)
+        ok[idx] = True
 
     def _guarded_load(self, data_info: dict) -> Optional[dict]:
         """:meth:`_load` in this process's helper (forked on first use,
@@ -547,6 +630,8 @@ class VideoMAEDataset(VideoDataset):
             return 'timeout', str(err)
         if isinstance(err, ChildCrashed):
             return 'crashed', str(err)
+        if isinstance(err, _LoadFailure) and err.structural:
+            return err.reason, err.detail
         file_why, file_detail = (file_diagnosis(filename)
                                  if _is_local(filename) else (None, None))
         if file_why is not None:
@@ -622,18 +707,28 @@ class VideoMAEDataset(VideoDataset):
         assert self._failures is not None
 
         if self.test_mode:
-            data = self.prepare_data(idx)
-            if data is None:
-                filename = self.get_data_info(idx).get('filename')
-                why = self._last_error.get(idx, 'a transform returned None')
-                raise RuntimeError(
-                    f'cannot load {filename} in test mode ({why}); remove it '
-                    f'from {self.ann_file} (a substitute sample would bias '
-                    'the evaluation)')
-            return data
+            data = None if self._known_bad(idx) else self.prepare_data(idx)
+            if data is not None:
+                return data
+            filename = self.get_data_info(idx).get('filename')
+            code = int(self._failures[idx])
+            why = self._last_error.get(
+                idx, _REASONS[code] if code else 'a transform returned None')
+            if self.on_bad_video == 'score_wrong':
+                if self._score_wrong_enabled:
+                    return self._placeholder(idx, why)
+                raise BadVideoError(
+                    f'cannot load {filename} ({why}): '
+                    "on_bad_video='score_wrong' needs "
+                    "dict(type='mmmae.BadSampleLoggerHook') in custom_hooks "
+                    'to score it as a wrong prediction')
+            raise BadVideoError(
+                f'cannot load evaluation video {filename} ({why}) listed in '
+                f'{self.ann_file}. {_EVAL_FIX}')
 
-        # A known-bad entry is not decoded again.
-        if int(self._failures[idx]) == 0:
+        # A known-bad entry is not decoded again (unless its failure
+        # depended on the sampled frames).
+        if not self._known_bad(idx):
             data = self.prepare_data(idx)
             if data is not None:
                 return data
@@ -642,7 +737,7 @@ class VideoMAEDataset(VideoDataset):
             if len(self) < 2:
                 break
             j = self.substitute_index(idx, attempt)
-            if int(self._failures[j]) != 0:
+            if self._known_bad(j):
                 continue
             data = self.prepare_data(j)
             if data is not None:
@@ -652,6 +747,45 @@ class VideoMAEDataset(VideoDataset):
         raise RuntimeError(
             f'no loadable sample after {self.max_refetch} refetches from '
             f'{self.ann_file!r}; check the pipeline')
+
+    def enable_wrong_scoring(self) -> None:
+        """Let an unreadable entry yield a placeholder sample
+        (``on_bad_video='score_wrong'``). Called by
+        :class:`~mmmae.engine.BadSampleLoggerHook` once it wrapped the
+        metrics with :class:`~mmmae.evaluation.ScoreBadVideosAsWrong`,
+        before the DataLoader workers start."""
+        if self.on_bad_video != 'score_wrong':
+            raise ValueError("enable_wrong_scoring() needs on_bad_video="
+                             f"'score_wrong', not {self.on_bad_video!r}")
+        self._score_wrong_enabled = True
+
+    def _placeholder(self, idx: int, why: str) -> dict:
+        """A sample for unreadable entry ``idx``: the pipeline output of the
+        first readable substitute (right shapes), carrying ``idx``'s label
+        and ``bad_video`` (the reason) and ``filename`` in its metainfo."""
+        data = None
+        for attempt in range(self.max_refetch if len(self) > 1 else 0):
+            j = self.substitute_index(idx, attempt)
+            if not self._known_bad(j):
+                data = self.prepare_data(j)
+                if data is not None:
+                    break
+        if data is None:
+            self._check_any_good()
+            raise RuntimeError(
+                f'no readable video to shape a placeholder for '
+                f'{self._path(idx)} in {self.ann_file!r}')
+        sample = data['data_samples']
+        sample.set_gt_label(self.get_data_info(idx)['label'])
+        sample.set_metainfo(
+            dict(bad_video=why.split(':')[0], filename=self._path(idx)))
+        return data
+
+    def _known_bad(self, idx: int) -> bool:
+        """Whether entry ``idx`` failed in a way every sample of it would."""
+        assert self._failures is not None
+        code = int(self._failures[idx])
+        return code != 0 and code not in _SAMPLE_DEPENDENT
 
     def _check_any_good(self) -> None:
         assert self._failures is not None

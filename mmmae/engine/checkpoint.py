@@ -18,18 +18,26 @@ all. Here:
   default in ``configs/_base_/default_runtime.py``) saves through that
   backend, replaces ``last_checkpoint`` atomically *after* the checkpoint is
   complete, and only then deletes outdated checkpoints.
-- Loading a local checkpoint that cannot be read (truncated by a copy, a
-  full disk, or a writer other than ours) raises a ``RuntimeError`` naming
-  the file and the fix instead of torch's bare "failed finding central
-  directory".
+- A job killed between writing the temporary file and the rename leaves a
+  hidden ``.<name>.tmp-XXXXXXXX`` behind (the checkpoint itself is intact).
+  :func:`remove_stale_temp_files` deletes such leftovers: the hook calls it
+  for its checkpoint and work directories before each save and when a run
+  resumes. It only touches names of exactly the form :func:`atomic_write`
+  creates, only in that directory, and never a file an
+  :func:`atomic_write` of this process is still writing.
+- Loading a local checkpoint that cannot be read (empty, truncated by a
+  copy or a full disk, not a checkpoint at all) raises
+  :class:`~mmmae.utils.checkpoint_io.CorruptCheckpointError` (a
+  ``RuntimeError``) naming the file, the fault and the fix instead of
+  torch's bare ``EOFError`` / "failed finding central directory".
 """
 import os
 import os.path as osp
-import pickle
+import re
 import tempfile
-import zipfile
+import threading
 from pathlib import Path
-from typing import Union
+from typing import List, Set, Union
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, register_backend
@@ -37,11 +45,24 @@ from mmengine.hooks import CheckpointHook
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmmae.registry import HOOKS
-from mmmae.utils.checkpoint_io import UntrustedCheckpointError
+from mmmae.utils.checkpoint_io import (READ_ERRORS, CorruptCheckpointError,
+                                       UntrustedCheckpointError,
+                                       corrupt_checkpoint_error)
 
 __all__ = [
-    'atomic_write', 'AtomicLocalBackend', 'AtomicCheckpointHook'
+    'atomic_write', 'AtomicLocalBackend', 'AtomicCheckpointHook',
+    'remove_stale_temp_files'
 ]
+
+# Temporary files atomic_write is writing right now (absolute paths), so a
+# cleanup running in another thread of this process (e.g. an async
+# checkpoint writer) never deletes one under its writer's feet.
+_LIVE_TEMPS: Set[str] = set()
+_LIVE_LOCK = threading.Lock()
+_TEMP_INFIX = '.tmp-'
+# `.<name>.tmp-` + tempfile.mkstemp's 8 random characters: exactly the
+# names atomic_write creates, nothing a user would name a file.
+_TEMP_NAME = re.compile(r'^\..+\.tmp-[a-z0-9_]{8}$')
 
 
 def _fsync_dir(dirname: str) -> None:
@@ -83,8 +104,10 @@ def atomic_write(data: Union[bytes, str],
         data = data.encode(encoding)
     dirname = osp.dirname(osp.abspath(filepath))
     os.makedirs(dirname, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{osp.basename(filepath)}.tmp-', dir=dirname)
+    with _LIVE_LOCK:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f'.{osp.basename(filepath)}{_TEMP_INFIX}', dir=dirname)
+        _LIVE_TEMPS.add(tmp)
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
@@ -98,7 +121,54 @@ def atomic_write(data: Union[bytes, str],
         except OSError:
             pass
         raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE_TEMPS.discard(tmp)
     _fsync_dir(dirname)
+
+
+def remove_stale_temp_files(dirname: Union[str, Path]) -> List[str]:
+    """Delete the temporary files killed :func:`atomic_write` calls left in
+    ``dirname``.
+
+    Only regular files named ``.<name>.tmp-XXXXXXXX`` (the exact pattern
+    :func:`atomic_write` creates) directly in ``dirname`` are removed, and
+    never one that an :func:`atomic_write` of this process is writing.
+
+    Args:
+        dirname (str | Path): A checkpoint or work directory.
+
+    Returns:
+        list[str]: The removed paths (empty when there were none or the
+        directory does not exist).
+    """
+    dirname = osp.abspath(os.fspath(dirname))
+    try:
+        names = os.listdir(dirname)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if _TEMP_INFIX not in name or not _TEMP_NAME.match(name):
+            continue
+        path = osp.join(dirname, name)
+        # Holding the lock: atomic_write cannot create and register a new
+        # temporary file between the check and the removal.
+        with _LIVE_LOCK:
+            if path in _LIVE_TEMPS or osp.islink(path) or \
+                    not osp.isfile(path):
+                continue
+            try:
+                os.remove(path)
+            except OSError:
+                continue  # gone already, or not ours to delete
+        removed.append(path)
+    if removed:
+        from mmengine.logging import print_log
+        print_log(
+            f'removed {len(removed)} leftover temporary checkpoint file(s) '
+            f'of an interrupted save: {removed}', logger='current')
+    return removed
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -156,10 +226,28 @@ class AtomicCheckpointHook(CheckpointHook):
                 and _is_local(str(out_dir))):
             self.backend_args = dict(backend='atomic_local')
         super().before_train(runner)
+        if getattr(runner, '_resume', False):
+            # a resumed run follows a killed one: clear what its
+            # interrupted save left behind
+            self._remove_stale_temp_files(runner)
+
+    def _remove_stale_temp_files(self, runner) -> None:
+        """Delete leftover ``atomic_write`` temporary files in the
+        directories this hook writes to (checkpoints and
+        ``last_checkpoint``); main process only, local directories only."""
+        if not is_main_process():
+            return
+        dirs = {osp.abspath(runner.work_dir)}
+        out_dir = getattr(self, 'out_dir', None)
+        if out_dir is not None and _is_local(str(out_dir)):
+            dirs.add(osp.abspath(str(out_dir)))
+        for d in sorted(dirs):
+            remove_stale_temp_files(d)
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         # Mirrors CheckpointHook._save_checkpoint_with_step with the order
         # changed to write -> point -> delete.
+        self._remove_stale_temp_files(runner)
         outdated = None
         if self.max_keep_ckpts > 0 and not (len(self.keep_ckpt_ids) > 0 and
                                             self.keep_ckpt_ids[-1] == step):
@@ -199,11 +287,6 @@ class AtomicCheckpointHook(CheckpointHook):
                 self.file_backend.rmtree(path)
 
 
-# Errors torch.load raises on a truncated / corrupt file (zip or legacy).
-_UNREADABLE = (RuntimeError, EOFError, OSError, pickle.UnpicklingError,
-               zipfile.BadZipFile, ValueError)
-
-
 def _wrap_local_loader() -> None:
     """Register :func:`load_from_local_checked` around the local loader in
     place now (MMEngine's, or the allow-listed ``weights_only=True`` one
@@ -216,6 +299,11 @@ def _wrap_local_loader() -> None:
         """The local checkpoint loader with a clear error for unreadable
         files (registered for the empty prefix, i.e. every local path).
 
+        The diagnosis is :func:`mmmae.utils.checkpoint_io.
+        corrupt_checkpoint_error`, the one the safe loader uses itself; this
+        wrapper only matters when the inner loader is MMEngine's own (a
+        fixed MMEngine, where ``mmmae.utils.compat`` registers nothing).
+
         Args:
             filename (str): local checkpoint path.
             map_location: as :func:`torch.load`.
@@ -225,43 +313,25 @@ def _wrap_local_loader() -> None:
 
         Raises:
             FileNotFoundError: the file does not exist.
-            RuntimeError: the file exists but is truncated or corrupt; the
-                message names it, its size and how to recover.
+            CorruptCheckpointError: the file is empty, truncated, corrupt or
+                not a checkpoint (a ``RuntimeError``); the message names it,
+                the fault and how to recover.
         """
         try:
             return inner(filename, map_location)
-        except UntrustedCheckpointError:
-            raise  # readable, but refused by the safe loader: its message
-            # already names the file and the opt-in
-        except _UNREADABLE as err:
+        except (UntrustedCheckpointError, CorruptCheckpointError):
+            raise  # the safe loader's messages already name the file
+        except READ_ERRORS as err:
             path = osp.expanduser(filename)
-            if not osp.isfile(path) or _readable_zip(path):
+            damaged = corrupt_checkpoint_error(path, err) \
+                if osp.isfile(path) else None
+            if damaged is None:
                 raise  # not a damaged file (e.g. a bad map_location)
-            size = osp.getsize(path)
-            first = str(err).strip().splitlines()
-            raise RuntimeError(
-                f'checkpoint {path} ({size} bytes) is truncated or corrupt '
-                f'and cannot be loaded ({type(err).__name__}: '
-                f'{first[0] if first else ""}). It was probably cut short '
-                'by a kill, a full disk or an interrupted copy. Fix: resume '
-                'from an earlier checkpoint in the same folder (`--resume '
-                'path/to/iter_N.pth`), or write `last_checkpoint` to name a '
-                'complete one; checkpoints written by '
-                'mmmae.AtomicCheckpointHook are never truncated.') from err
+            raise damaged from err
 
     load_from_local_checked.__mmmae_checked__ = True
     CheckpointLoader.register_scheme(
         prefixes='', force=True)(load_from_local_checked)
-
-
-def _readable_zip(path: str) -> bool:
-    """Whether ``path`` is a complete zip archive (torch's default format);
-    a truncated one has no central directory."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return zf.testzip() is None
-    except (zipfile.BadZipFile, OSError, EOFError):
-        return False
 
 
 _wrap_local_loader()

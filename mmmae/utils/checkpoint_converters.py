@@ -418,15 +418,22 @@ def load_checkpoint_file(path: str,
         tuple: (loaded object, notes).
 
     Raises:
-        ConversionError: The file pickles other objects; the message names
-            the file, the refused globals and ``--trust-pickle``.
+        ConversionError: The file does not exist, is empty, truncated,
+            corrupt or not a checkpoint (the message names the file, the
+            fault and the fix), or pickles other objects (the message names
+            the refused globals and ``--trust-pickle``).
     """
-    from mmmae.utils.checkpoint_io import (UntrustedCheckpointError,
+    from mmmae.utils.checkpoint_io import (CorruptCheckpointError,
+                                           UntrustedCheckpointError,
                                            load_checkpoint_file as _load)
     notes = []
     try:
         obj = _load(path, map_location='cpu', trusted=trusted)
-    except UntrustedCheckpointError as exc:
+    except (UntrustedCheckpointError, CorruptCheckpointError) as exc:
+        raise ConversionError(str(exc)) from None
+    except FileNotFoundError:
+        raise ConversionError(f'{path}: no such file') from None
+    except IsADirectoryError as exc:
         raise ConversionError(str(exc)) from None
     if trusted and not path.endswith('.safetensors'):
         notes.append('loaded as a full pickle (--trust-pickle, '

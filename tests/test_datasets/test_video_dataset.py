@@ -115,6 +115,44 @@ def test_labels_optional_and_multi_view(video_dir, tmp_path):
         build(bad, video_dir)
 
 
+def test_paths_with_spaces(video_dir, tmp_path):
+    """The list format of ``video_guard.parse_ann_line`` (shared with
+    check_dataset.py): a tab, quotes, or a trailing integer label delimit
+    a path with spaces; a real clip in a folder with a space decodes."""
+    folder = tmp_path / 'my videos'
+    folder.mkdir()
+    os.symlink(video_dir / 'clip_2.mp4', folder / 'clip two.mp4')
+    ann = write_ann(tmp_path / 'ann.txt', [
+        'my videos/clip two.mp4\t1', '"my videos/clip two.mp4" 0',
+        'my videos/clip two.mp4   1', 'my videos/clip two.mp4'
+    ])
+    ds = build(ann, tmp_path)
+    assert len(ds) == 4 and ds.num_skipped == 0
+    path = str(folder / 'clip two.mp4')
+    assert [(ds.get_data_info(i)['filename'], ds.get_data_info(i)['label'])
+            for i in range(4)] == [(path, 1), (path, 0), (path, 1),
+                                   (path, -1)]
+    out = ds[0]
+    assert out['data_samples'].filename == path
+    assert out['inputs'].shape == (1, 3, 8, 32, 32)
+    assert out['inputs'].float().std() > 10  # real frames
+    # multi-label and another delimiter, as MMAction2's options
+    ds = build(write_ann(tmp_path / 'multi.txt',
+                         ['my videos/clip two.mp4,1,3']),
+               tmp_path,
+               delimiter=',',
+               multi_class=True,
+               num_classes=4)
+    info = ds.get_data_info(0)
+    assert info['filename'] == path
+    assert info['label'].tolist() == [0, 1, 0, 1]  # one-hot of [1, 3]
+    # a path ending in a space and digits must be quoted: refused, not
+    # guessed, and the line is named
+    bad = write_ann(tmp_path / 'amb.txt', ['clip_0.mp4', 'take 2 3'])
+    with pytest.raises(ValueError, match=r'amb.txt:2.*"take 2" 3'):
+        build(bad, tmp_path)
+
+
 def test_missing_and_empty_dropped_at_start(bad_dir, tmp_path, warnings_log):
     names = [f'clip_{i}.mp4' for i in range(2)
              ] + ['empty.mp4', 'nope.mp4', 'sub/also_missing.mp4']

@@ -423,3 +423,181 @@ def test_describe_batch_uses_data_sample_metainfo():
     text = describe_batch(None, batch, 0)
     assert text == "sample ids [3, 8], files ['a.mp4', 'b.mp4']"
     assert 'meta_keys' in describe_batch(None, dict(data_samples=[]), 0)
+
+
+@pytest.mark.parametrize('inner', ['mmmae', 'mmengine'])
+def test_damaged_checkpoint_errors_through_checkpoint_loader(
+        tmp_path, monkeypatch, inner):
+    """The loader MMEngine's resume/load_from call names the file and the
+    fault, with mmmae's safe loader inside and with MMEngine's own (a fixed
+    MMEngine, where mmmae.utils.compat registers nothing)."""
+    from mmengine.runner.checkpoint import load_from_local
+
+    from mmmae.utils.checkpoint_io import CorruptCheckpointError
+    if inner == 'mmengine':
+        # register_scheme replaces the dict: restore the attribute itself
+        monkeypatch.setattr(CheckpointLoader, '_schemes',
+                            dict(CheckpointLoader._schemes))
+        CheckpointLoader._schemes[''] = load_from_local
+        ckpt_mod._wrap_local_loader()
+        assert CheckpointLoader._schemes[''].__mmmae_checked__
+    good = tmp_path / 'iter_3.pth'
+    torch.save(dict(state_dict=ToyModel().state_dict(), meta=dict(iter=3)),
+               good)
+    data = good.read_bytes()
+    cases = {
+        'empty.pth': (b'', '0 bytes'),
+        'iter_4.pth': (data[:len(data) // 2], 'truncated: '),
+        'page.pth': (b'<!DOCTYPE html><html>Sign in</html>',
+                     'not a PyTorch checkpoint'),
+    }
+    for name, (content, fault) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(CorruptCheckpointError) as exc:
+            CheckpointLoader.load_checkpoint(str(tmp_path / name),
+                                             map_location='cpu')
+        assert str(tmp_path / name) in str(exc.value)
+        assert fault in str(exc.value)
+    assert CheckpointLoader.load_checkpoint(
+        str(good), map_location='cpu')['meta']['iter'] == 3
+
+
+# --------------------------------------------- leftover temporary files
+
+
+def _leftover(dirname, target='iter_3.pth'):
+    """A temporary file named as atomic_write names them."""
+    import tempfile
+    fd, path = tempfile.mkstemp(prefix=f'.{target}.tmp-', dir=str(dirname))
+    os.write(fd, b'half a checkpoint')
+    os.close(fd)
+    return path
+
+
+def test_remove_stale_temp_files_only_touches_its_own_pattern(tmp_path):
+    stale = [_leftover(tmp_path), _leftover(tmp_path, 'last_checkpoint')]
+    keep = ['iter_3.pth', 'iter_3.pth.tmp-abcd1234', '.iter_3.pth.tmp-ab',
+            '.notes.tmp-ABCDEFGH', '.iter_3.pth.tmp-abcd1234.bak']
+    for name in keep:
+        (tmp_path / name).write_bytes(b'x')
+    sub = tmp_path / '.iter_5.pth.tmp-abcd1234'  # a directory, not a file
+    sub.mkdir()
+    nested = tmp_path / 'sub'
+    nested.mkdir()
+    deeper = _leftover(nested)  # other directories are not searched
+    link = tmp_path / '.iter_6.pth.tmp-zzzz9999'
+    link.symlink_to(tmp_path / 'iter_3.pth')
+
+    removed = ckpt_mod.remove_stale_temp_files(tmp_path)
+    assert sorted(removed) == sorted(stale)
+    assert not any(osp.exists(p) for p in stale)
+    assert all((tmp_path / name).exists() for name in keep)
+    assert sub.is_dir() and osp.exists(deeper) and link.is_symlink()
+    assert ckpt_mod.remove_stale_temp_files(tmp_path / 'missing') == []
+
+
+def test_temp_file_of_a_live_writer_is_kept(tmp_path, monkeypatch):
+    """A save in progress in another thread of this process keeps its
+    temporary file while a cleanup runs; a leftover next to it goes."""
+    import threading
+    stale = _leftover(tmp_path, 'iter_1.pth')
+    writing, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd):
+        if threading.current_thread().name == 'writer':
+            writing.set()
+            assert release.wait(10)
+        real_fsync(fd)
+
+    monkeypatch.setattr(ckpt_mod.os, 'fsync', slow_fsync)
+    writer = threading.Thread(
+        target=atomic_write, args=(b'new', tmp_path / 'iter_2.pth'),
+        name='writer')
+    writer.start()
+    try:
+        assert writing.wait(10)
+        live = glob.glob(str(tmp_path / '.iter_2.pth.tmp-*'))
+        assert len(live) == 1
+        assert ckpt_mod.remove_stale_temp_files(tmp_path) == [stale]
+        assert osp.exists(live[0])
+    finally:
+        release.set()
+        writer.join(10)
+    assert (tmp_path / 'iter_2.pth').read_bytes() == b'new'
+    assert not glob.glob(str(tmp_path / '.*.tmp-*'))
+
+
+def test_leftover_of_killed_save_removed_by_next_save(tmp_path):
+    """A real leftover (writer SIGKILLed mid-write) is removed when the
+    hook saves the next checkpoint in that work dir; other files stay."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: write, then hang inside fsync until killed
+        os.close(r)
+
+        def hang(fd):
+            os.write(w, b'x')
+            time.sleep(60)
+
+        os.fsync = hang
+        try:
+            atomic_write(b'n' * (1 << 20), tmp_path / 'iter_3.pth')
+        finally:
+            os._exit(3)
+    os.close(w)
+    assert os.read(r, 1) == b'x'
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    os.close(r)
+    leftover = glob.glob(str(tmp_path / '.iter_3.pth.tmp-*'))
+    assert len(leftover) == 1
+    (tmp_path / 'notes.txt').write_text('mine')
+
+    runner = _runner(tmp_path, interval=3, max_keep=1, num_workers=0)
+    seen = []
+    orig = AtomicLocalBackend.put
+
+    def spy(self, obj, filepath):  # state just before each write
+        seen.append(osp.exists(leftover[0]))
+        orig(self, obj, filepath)
+
+    AtomicLocalBackend.put = spy
+    try:
+        _train_until(runner, 3)  # first save at iteration 3
+    finally:
+        AtomicLocalBackend.put = orig
+    assert seen == [False]
+    assert not glob.glob(str(tmp_path / '.*.tmp-*'))
+    assert (tmp_path / 'notes.txt').read_text() == 'mine'
+    assert osp.isfile(tmp_path / 'iter_3.pth')
+
+
+def test_leftovers_removed_on_resume_before_any_save(tmp_path):
+    from mmengine.hooks import Hook
+    _train_until(_runner(tmp_path, interval=3, num_workers=0), 4)
+    stale = _leftover(tmp_path, 'iter_6.pth')
+    seen = []
+
+    class Probe(Hook):
+        priority = 'LOWEST'  # after AtomicCheckpointHook.before_train
+
+        def before_train(self, r):
+            seen.append(osp.exists(stale))
+            raise _Stop  # before any iteration or save
+
+    resumed = _runner(tmp_path, resume=True, num_workers=0)
+    resumed.register_hook(Probe())
+    with pytest.raises(_Stop):
+        resumed.train()
+    assert resumed.iter == 3  # resumed, nothing trained or saved since
+    assert seen == [False] and not osp.exists(stale)
+
+    # a fresh (not resumed) run leaves them to its first save
+    stale = _leftover(tmp_path, 'iter_6.pth')
+    seen.clear()
+    fresh = _runner(tmp_path, num_workers=0)
+    fresh.register_hook(Probe())
+    with pytest.raises(_Stop):
+        fresh.train()
+    assert seen == [True]

@@ -201,7 +201,8 @@ def test_misspelled_nested_type_suggests_close_names():
     with pytest.raises(KeyError) as info:
         MODELS.build(cfg)
     msg = str(info.value)
-    assert 'MultiMAE: config field `backbone` (nested)' in msg
+    # the full path of the nested field, not just the top-level part
+    assert 'MultiMAE: config field `backbone.input_adapters.rgb`' in msg
     assert "did you mean 'mmmae.PatchedInputAdapter'" in msg
 
 
@@ -233,3 +234,98 @@ def test_dpt_head_type_lists_allowed():
                        r"\('regression', 'semseg'\), got 'depth'"):
         MODELS.build(dict(type='mmmae.DPTHead', in_channels=64,
                           head_type='depth'))
+
+
+# --------------------------------------------------------------------------
+# parts that must agree on the token geometry
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize('part,field,value,expected', [
+    ('neck', 'patch_size', 16,
+     'VideoMAE: neck.patch_size=16 but backbone.patch_size=8'),
+    ('neck', 'tubelet_size', 4,
+     'VideoMAE: neck.tubelet_size=4 but backbone.tubelet_size=2'),
+    ('neck', 'embed_dims', 96,
+     'VideoMAE: neck.embed_dims=96 but backbone.embed_dims=64'),
+    ('neck', 'in_channels', 1,
+     'VideoMAE: neck.in_channels=1 but backbone.in_channels=3'),
+    ('head', 'patch_size', 4,
+     'VideoMAE: head.patch_size=4 but backbone.patch_size=8'),
+    ('head', 'tubelet_size', 1,
+     'VideoMAE: head.tubelet_size=1 but backbone.tubelet_size=2'),
+])
+def test_videomae_geometry_mismatch_fails_at_build(part, field, value,
+                                                   expected):
+    cfg = videomae_algo()
+    cfg[part] = dict(cfg[part], **{field: value})
+    with pytest.raises(ValueError) as info:
+        MODELS.build(cfg)
+    assert expected in str(info.value)
+    assert "set them to the backbone's values" in str(info.value)
+
+
+def test_videomae_geometry_lists_every_disagreement_and_accepts_tuples():
+    cfg = videomae_algo(backbone=videomae_vit(patch_size=16))
+    with pytest.raises(ValueError) as info:
+        MODELS.build(cfg)
+    msg = str(info.value)
+    assert ('neck.patch_size=8 but backbone.patch_size=16; '
+            'head.patch_size=8 but backbone.patch_size=16') in msg
+    # (8, 8) and 8 are the same patch size
+    model = MODELS.build(videomae_algo(backbone=videomae_vit(
+        patch_size=(8, 8))))
+    assert model.neck.patch_size == 8
+
+
+def _multimae_algo(**neck_kw):
+    extra = neck_kw.pop('extra', {})
+    common = dict(encoder_dims=64, embed_dims=32, num_layers=1, num_heads=2,
+                  img_size=32, patch_size=8, context_tasks=['rgb', 'depth'])
+    common.update(neck_kw)
+    return dict(
+        type='mmmae.MultiMAE',
+        backbone=multimae_vit(input_adapters=dict(
+            rgb=dict(type='mmmae.PatchedInputAdapter', in_channels=3),
+            depth=dict(type='mmmae.PatchedInputAdapter', in_channels=1))),
+        neck=dict(
+            type='mmmae.MultiMAEDecoder',
+            output_adapters=dict(
+                rgb=dict(num_channels=3), depth=dict(num_channels=1),
+                **extra),
+            common=common),
+        head=dict(
+            type='mmmae.MultiMAEHead',
+            tasks=dict(rgb=dict(loss=dict(type='mmmae.MaskedMSELoss')),
+                       depth=dict(loss=dict(type='mmmae.MaskedL1Loss')))))
+
+
+@pytest.mark.parametrize('change,expected', [
+    (dict(encoder_dims=96),
+     'MultiMAE: neck.output_adapters.rgb.encoder_dims=96 but '
+     'backbone.embed_dims=64'),
+    (dict(patch_size=16, img_size=32),
+     'MultiMAE: neck.output_adapters.rgb.patch_size=(16, 16) but '
+     'backbone.input_adapters.rgb.patch_size=(8, 8)'),
+    (dict(extra=dict(norm_rgb=dict(num_channels=1, task='rgb'))),
+     'MultiMAE: neck.output_adapters.norm_rgb.num_channels=1 but '
+     'backbone.input_adapters.rgb.in_channels=3'),
+    (dict(extra=dict(semseg=dict(num_channels=5, stride_level=4))), None),
+])
+def test_multimae_geometry_mismatch_fails_at_build(change, expected):
+    cfg = _multimae_algo(**change)
+    if expected is None:  # a decoder for a task that is not an input
+        MODELS.build(cfg)
+        return
+    with pytest.raises(ValueError) as info:
+        MODELS.build(cfg)
+    assert expected in str(info.value)
+
+
+def test_multimae_head_task_without_decoder_fails_at_build():
+    cfg = _multimae_algo()
+    cfg['head']['tasks']['detph'] = dict(loss=dict(type='mmmae.MaskedL1Loss'),
+                                         target='depth')
+    with pytest.raises(ValueError,
+                       match=re.escape("MultiMAE: head.tasks ['detph'] have "
+                                       'no decoder in neck.output_adapters '
+                                       "['rgb', 'depth']")):
+        MODELS.build(cfg)

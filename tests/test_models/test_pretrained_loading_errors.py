@@ -98,3 +98,33 @@ def test_pretrained_untrusted_pickle_refused(tmp_path, monkeypatch):
     assert marker.exists()
     assert torch.equal(model.blocks[1].mlp.fc1.weight,
                        source.blocks[1].mlp.fc1.weight)
+
+
+@pytest.mark.parametrize('build', [_videomae, _multimae])
+@pytest.mark.parametrize('kind', ['empty', 'half', 'html'])
+def test_pretrained_damaged_file_names_file_and_fault(tmp_path, build, kind):
+    """init_cfg=Pretrained on a damaged file: the error names the file and
+    the fault (torch alone says EOFError / "failed finding central
+    directory" / "Weights only load failed")."""
+    from mmmae.utils.checkpoint_io import CorruptCheckpointError
+    path = tmp_path / f'{kind}.pth'
+    if kind == 'empty':
+        path.write_bytes(b'')
+        fault = '0 bytes'
+    elif kind == 'half':
+        good = tmp_path / 'good.pth'
+        torch.save(dict(state_dict={
+            'backbone.' + k: v
+            for k, v in build().state_dict().items()
+        }), good)
+        data = good.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+        fault = 'truncated: '
+    else:
+        path.write_text('<!DOCTYPE html><html><body>403 Forbidden</body>'
+                        '</html>')
+        fault = 'not a PyTorch checkpoint'
+    model = build(dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(CorruptCheckpointError) as info:
+        model.init_weights()
+    assert str(path) in str(info.value) and fault in str(info.value)

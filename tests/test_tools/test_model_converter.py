@@ -376,3 +376,111 @@ def test_unrecognized_file(tmp_path, capsys):
     rc, _ = convert(tmp_path, {'foo.weight': torch.zeros(2)})
     assert rc == 1
     assert 'unrecognized' in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# damaged files and exactly-named wrong tensors
+# --------------------------------------------------------------------------
+def _damaged_file(tmp_path, kind):
+    """A real damaged source file of ``kind`` and the fault it must name."""
+    path = tmp_path / f'{kind}.pth'
+    if kind == 'empty':
+        path.write_bytes(b'')
+        return path, '0 bytes'
+    if kind == 'half':
+        good = tmp_path / 'good.pth'
+        torch.save(load_fixture('videomae_v1_pretrain_tiny.pth')['checkpoint'],
+                   good)
+        data = good.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+        return path, 'truncated: '
+    if kind == 'random':
+        path.write_bytes(bytes(range(256)) * 8)
+        return path, "not a PyTorch checkpoint (starts with b'\\x00\\x01"
+    path.write_text('<!DOCTYPE html><html><head><title>Sign in - Google '
+                    'Accounts</title></head></html>')
+    return path, "not a PyTorch checkpoint (starts with b'<!DOCTYPE html>"
+
+
+@pytest.mark.parametrize('kind', ['empty', 'half', 'random', 'html'])
+def test_damaged_source_one_line_error(tmp_path, capsys, kind):
+    src, fault = _damaged_file(tmp_path, kind)
+    dst = tmp_path / 'out.pth'
+    assert cli.main([str(src), str(dst)]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.count('\n') == 0, err  # one line
+    assert err.startswith(f'ERROR: cannot load checkpoint {src}: {fault}')
+    assert 'Fix: ' in err and err.endswith('(nothing written)')
+    assert not dst.exists()
+
+
+@pytest.mark.slow
+def test_truncated_source_cli_subprocess_has_no_traceback(tmp_path):
+    import subprocess
+    import sys
+    src, _ = _damaged_file(tmp_path, 'half')
+    dst = tmp_path / 'out.pth'
+    proc = subprocess.run(
+        [sys.executable,
+         osp.join(REPO_ROOT, 'tools', 'model_converters',
+                  'videomae2mmmae.py'),
+         str(src), str(dst)],
+        capture_output=True, text=True, timeout=300,
+        env={**__import__('os').environ, 'OMP_NUM_THREADS': '1'})
+    assert proc.returncode == 1
+    assert 'Traceback' not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if 'ERROR' in ln]
+    assert errors == [ln for ln in errors if str(src) in ln] and \
+        len(errors) == 1
+    assert 'truncated: ' in errors[0] and not dst.exists()
+
+
+def test_missing_block_0_is_reported_as_missing(tmp_path, capsys):
+    """Depth and biases come from every block, not block 0: the keys of
+    the missing block are named (and blocks 1.. are not 'unexpected')."""
+    sd = dict(load_fixture('videomae_v1_pretrain_tiny.pth')['checkpoint']
+              ['model'])
+    gone = [k for k in sd if k.startswith('encoder.blocks.0.')]
+    for k in gone:
+        del sd[k]
+    rc, out = convert(tmp_path, {'model': sd})
+    text = capsys.readouterr().out
+    assert rc == 0  # missing keys are reported; --strict refuses them
+    assert f'{len(gone)} missing, 0 unexpected, 0 shape mismatches' in text
+    assert 'missing (left at their init): backbone.blocks.0.norm1.weight' \
+        in text
+    assert out['meta']['missing'] == ['backbone.' + k[len('encoder.'):]
+                                      for k in gone]
+    arch = out['meta']['inferred_config']['backbone']
+    assert arch['arch']['num_layers'] == 2 and arch['qkv_bias']
+    rc, _ = convert(tmp_path, {'model': sd}, '--strict', name='s.pth')
+    err = capsys.readouterr().err
+    assert rc == 1 and 'backbone.blocks.0.attn.q_bias' in err
+
+
+@pytest.mark.parametrize('key,shape,model_shape', [
+    ('encoder.patch_embed.proj.weight', (64, 3, 2, 4, 4), (64, 3, 2, 8, 8)),
+    ('encoder.patch_embed.proj.weight', (48, 3, 2, 8, 8), (64, 3, 2, 8, 8)),
+    ('encoder.blocks.0.mlp.fc1.weight', (100, 64), (256, 64)),
+    ('encoder.norm.weight', (65, ), (64, )),
+    ('mask_token', (1, 1, 48), (1, 1, 32)),
+    ('decoder.head.weight', (96, 32), (384, 32)),
+])
+def test_one_wrong_shape_is_named_exactly(tmp_path, capsys, key, shape,
+                                          model_shape):
+    """Sizes are majority votes: the one broken tensor is reported, with
+    both shapes, instead of the whole model looking wrong."""
+    sd = dict(load_fixture('videomae_v1_pretrain_tiny.pth')['checkpoint']
+              ['model'])
+    sd[key] = torch.zeros(shape)
+    rc, _ = convert(tmp_path, {'model': sd})
+    err = capsys.readouterr().err
+    assert rc == 1
+    name = {'mask_token': 'neck.mask_token'}.get(
+        key, re.sub(r'^encoder\.', 'backbone.',
+                    re.sub(r'^decoder\.', 'neck.', key)))
+    assert 'ERROR: 1 shape mismatch (key: checkpoint shape vs model shape):' \
+        in err
+    assert f'{name}: checkpoint {shape} vs model {model_shape}' in err
+    assert err.count(': checkpoint (') == 1  # only that tensor

@@ -196,7 +196,7 @@ def test_multivit_errors(multivit, tmp_path, capsys):
     rc, dst = _convert(tmp_path, bad, name='shape.pth')
     assert rc == 1 and not osp.exists(dst)
     err = capsys.readouterr().err
-    assert 'shape mismatches' in err and 'input_adapters.depth.pos_emb' in err
+    assert '1 shape mismatch' in err and 'input_adapters.depth.pos_emb' in err
 
     # missing key: reported; an error only with --strict
     part = dict(sd)
@@ -354,3 +354,66 @@ def test_unrecognized_layout(tmp_path, capsys):
     rc, dst = _convert(tmp_path, {'foo.weight': torch.zeros(2)})
     assert rc == 1 and not osp.exists(dst)
     assert 'unrecognized checkpoint layout' in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# damaged files and exactly-named wrong tensors
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize('kind', ['empty', 'half', 'html'])
+def test_damaged_source_one_line_error(pretrain, tmp_path, capsys, kind):
+    src = tmp_path / f'{kind}.pth'
+    if kind == 'empty':
+        src.write_bytes(b'')
+        fault = '0 bytes'
+    elif kind == 'half':
+        good = _save(pretrain['checkpoint'], tmp_path, 'good.pth')
+        data = open(good, 'rb').read()
+        src.write_bytes(data[:len(data) // 2])
+        fault = 'truncated: '
+    else:
+        src.write_text('<html><body>Rate limit exceeded</body></html>')
+        fault = "not a PyTorch checkpoint (starts with b'<html>"
+    dst = tmp_path / 'out.pth'
+    assert cli.main([str(src), str(dst)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert '\n' not in err
+    assert err.startswith(f'ERROR: cannot load checkpoint {src}: {fault}')
+    assert err.endswith('(nothing written)') and not dst.exists()
+
+
+def test_missing_encoder_block_0_is_reported_as_missing(
+        pretrain, tmp_path, capsys):
+    sd = dict(pretrain['checkpoint']['model'])
+    gone = [k for k in sd if k.startswith('encoder.0.')]
+    for k in gone:
+        del sd[k]
+    rc, dst = _convert(tmp_path, {'model': sd}, *HEADS)
+    report = capsys.readouterr().out
+    assert rc == 0
+    assert f'{len(gone)} missing, 0 unexpected, 0 shape mismatches' in report
+    meta = _load(dst)['meta']
+    assert meta['missing'] == ['backbone.' + k for k in gone]
+    bb = meta['inferred_config']['backbone']
+    assert bb['qkv_bias'] == 'qkv' and bb['arch']['num_layers'] == 2
+
+
+@pytest.mark.parametrize('key,shape,model_shape', [
+    ('global_tokens', (1, 1, 48), (1, 1, 64)),
+    ('input_adapters.rgb.proj.weight', (64, 3, 4, 4), (64, 3, 8, 8)),
+    ('encoder.0.mlp.fc1.weight', (100, 64), (256, 64)),
+    ('output_adapters.rgb.mask_token', (1, 1, 48), (1, 1, 32)),
+    ('output_adapters.depth.out_proj.weight', (128, 32), (64, 32)),
+])
+def test_one_wrong_shape_is_named_exactly(pretrain, tmp_path, capsys, key,
+                                          shape, model_shape):
+    sd = dict(pretrain['checkpoint']['model'])
+    sd[key] = torch.zeros(shape)
+    rc, dst = _convert(tmp_path, {'model': sd}, *HEADS)
+    err = capsys.readouterr().err
+    assert rc == 1 and not osp.exists(dst)
+    name = ('neck.' if key.startswith('output_adapters.') else
+            'backbone.') + key
+    assert 'ERROR: 1 shape mismatch (key: checkpoint shape vs model shape):' \
+        in err
+    assert f'{name}: checkpoint {shape} vs model {model_shape}' in err
+    assert err.count(': checkpoint (') == 1

@@ -1,7 +1,9 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """mmmae.utils.checkpoint_io: weights_only loading with an allow-list, on
 real MMEngine Runner checkpoints (save, resume, load_from), official and HF
-layouts, and crafted pickles whose side effects must not happen."""
+layouts, and crafted pickles whose side effects must not happen; damaged
+files (empty, cut in half, random bytes, an HTML page, a Git LFS pointer)
+named with their fault on every loading path."""
 import argparse
 import os
 import pickle
@@ -16,7 +18,9 @@ from mmengine.runner import CheckpointLoader, Runner
 from torch.utils.data import Dataset
 
 import mmmae  # noqa: F401  (installs the MMEngine loader patch)
-from mmmae.utils.checkpoint_io import (TRUST_ENV, UntrustedCheckpointError,
+from mmmae.utils.checkpoint_io import (TRUST_ENV, CorruptCheckpointError,
+                                       UntrustedCheckpointError,
+                                       checkpoint_fault,
                                        is_trusted_checkpoint,
                                        load_checkpoint_file)
 
@@ -210,3 +214,115 @@ def test_runner_load_from_refuses_untrusted_then_env_opt_in(
     monkeypatch.setenv(TRUST_ENV, path)
     runner.load_or_resume()
     assert marker.exists()
+
+
+# --------------------------------------------------------------------------
+# damaged files: every fault named with the file and the fix
+# --------------------------------------------------------------------------
+def _good_checkpoint(tmp_path, name='good.pth', **save_kwargs):
+    path = tmp_path / name
+    torch.save(dict(state_dict=_Model().state_dict(),
+                    meta=dict(epoch=3, seed=np.int64(0))), path,
+               **save_kwargs)
+    return path
+
+
+def _cut_in_half(src, dst):
+    data = src.read_bytes()
+    dst.write_bytes(data[:len(data) // 2])
+    return str(dst)
+
+
+def _damaged(tmp_path, kind):
+    """A real damaged file of ``kind`` and the words its error must hold."""
+    path = tmp_path / f'{kind}.pth'
+    if kind == 'empty':
+        path.write_bytes(b'')
+        return str(path), ['0 bytes', 'truncated or corrupt']
+    if kind == 'half':
+        return _cut_in_half(_good_checkpoint(tmp_path), path), [
+            'truncated: ', 'zip archive', 'central directory',
+            'earlier checkpoint'
+        ]
+    if kind == 'legacy-half':
+        good = _good_checkpoint(tmp_path, 'legacy.pth',
+                                _use_new_zipfile_serialization=False)
+        return _cut_in_half(good, path), ['truncated: ', 'legacy (non-zip)']
+    if kind == 'random':
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+        return str(path), ["not a PyTorch checkpoint (starts with b'"]
+    if kind == 'html':
+        path.write_text('<!DOCTYPE html>\n<html><head><title>Sign in'
+                        '</title></head><body>login</body></html>\n')
+        return str(path), [
+            "not a PyTorch checkpoint (starts with b'<!DOCTYPE html>",
+            'web page'
+        ]
+    if kind == 'lfs':
+        path.write_text('version https://git-lfs.github.com/spec/v1\n'
+                        'oid sha256:' + '0' * 64 + '\nsize 1234\n')
+        return str(path), ['not a PyTorch checkpoint', 'git lfs pull']
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize(
+    'kind', ['empty', 'half', 'legacy-half', 'random', 'html', 'lfs'])
+def test_damaged_file_error_names_file_fault_and_fix(tmp_path, kind):
+    path, words = _damaged(tmp_path, kind)
+    with pytest.raises(CorruptCheckpointError) as info:
+        load_checkpoint_file(path)
+    msg = str(info.value)
+    assert isinstance(info.value, RuntimeError)
+    assert not isinstance(info.value, UntrustedCheckpointError)
+    assert info.value.path == path and path in msg
+    for word in words:
+        assert word in msg, (word, msg)
+    assert 'Fix: ' in msg and '\n' not in msg  # one line, with the fix
+    assert checkpoint_fault(path, info.value.__cause__) == info.value.fault
+    # the trusted (full pickle) path diagnoses the same faults
+    with pytest.raises(CorruptCheckpointError):
+        load_checkpoint_file(path, trusted=True)
+
+
+def test_intact_files_have_no_fault(tmp_path):
+    for kwargs in ({}, dict(_use_new_zipfile_serialization=False)):
+        good = str(_good_checkpoint(tmp_path, **kwargs))
+        assert checkpoint_fault(good) is None
+        assert load_checkpoint_file(good)['meta']['epoch'] == 3
+
+
+def test_damaged_safetensors(tmp_path):
+    from safetensors.torch import save_file
+    good = tmp_path / 'model.safetensors'
+    save_file({'w': torch.randn(64, 64)}, str(good))
+    bad = _cut_in_half(good, tmp_path / 'cut.safetensors')
+    with pytest.raises(CorruptCheckpointError,
+                       match=r'cut\.safetensors: truncated: \d+ bytes, but '
+                       r'its header describes \d+ bytes'):
+        load_checkpoint_file(bad)
+    html = tmp_path / 'page.safetensors'
+    html.write_text('<html>Not Found</html>')
+    with pytest.raises(CorruptCheckpointError,
+                       match='not a safetensors file'):
+        load_checkpoint_file(str(html))
+    assert load_checkpoint_file(str(good))['w'].shape == (64, 64)
+
+
+def test_directory_is_not_a_checkpoint(tmp_path):
+    with pytest.raises(IsADirectoryError, match='is a directory'):
+        load_checkpoint_file(str(tmp_path))
+
+
+@pytest.mark.parametrize('how', ['load_from', 'resume'])
+@pytest.mark.parametrize('kind', ['empty', 'half', 'html'])
+def test_runner_load_from_and_resume_name_the_damaged_file(
+        tmp_path, monkeypatch, how, kind):
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+    path, words = _damaged(tmp_path, kind)
+    runner = _runner(tmp_path / 'w', 1, load_from=path,
+                     resume=how == 'resume',
+                     experiment_name=f'damaged_{how}_{kind}')
+    with pytest.raises(CorruptCheckpointError) as info:
+        runner.load_or_resume()
+    assert path in str(info.value)
+    assert all(word in str(info.value) for word in words)

@@ -385,3 +385,103 @@ def test_cli_errors_and_options(tmp_path, tools, capsys):
     torch.save({'state_dict': recognizer_state_dict()}, src)
     assert export.main([src, dst, '--kind', 'pretrain']) == 1
     assert 'cls_head.fc_cls.weight' in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# the exporter refuses incomplete or mis-shaped input
+# --------------------------------------------------------------------------
+def _export(tools, tmp_path, sd, *extra, name='mm.pth'):
+    export, _ = tools
+    src, dst = str(tmp_path / name), str(tmp_path / ('official_' + name))
+    torch.save({'state_dict': sd, 'meta': {}}, src)
+    return export.main([src, dst, *extra]), dst
+
+
+@pytest.mark.parametrize('which', ['algorithm', 'recognizer', 'bare'])
+def test_cli_refuses_missing_keys(tmp_path, tools, capsys, which):
+    sd = dict(algorithm().state_dict() if which == 'algorithm' else
+              recognizer_state_dict() if which == 'recognizer' else
+              backbone(False).state_dict())
+    gone = {
+        'algorithm': ['neck.blocks.1.mlp.fc2.bias', 'neck.norm.weight'],
+        'recognizer': ['backbone.blocks.0.attn.proj.weight'],
+        'bare': ['blocks.1.norm2.bias'],
+    }[which]
+    for k in gone:
+        del sd[k]
+    rc, dst = _export(tools, tmp_path, sd)
+    err = capsys.readouterr().err
+    assert rc == 1 and not osp.exists(dst)
+    assert f'ERROR: {len(gone)} missing key(s)' in err
+    assert str(gone) in err and 'nothing written' in err
+
+
+def test_cli_refuses_wrong_shapes_naming_each(tmp_path, tools, capsys):
+    sd = dict(algorithm().state_dict())
+    sd['backbone.blocks.1.mlp.fc1.weight'] = torch.zeros(100, 64)
+    sd['neck.encoder_to_decoder.weight'] = torch.zeros(32, 48)
+    rc, dst = _export(tools, tmp_path, sd)
+    err = capsys.readouterr().err
+    assert rc == 1 and not osp.exists(dst)
+    assert 'ERROR: 2 shape mismatches with the VideoMAE algorithm its ' \
+        'weights imply (embed_dims=64, 2 blocks, patch_size=8' in err
+    assert ('backbone.blocks.1.mlp.fc1.weight: checkpoint (100, 64) vs '
+            'model (256, 64)') in err
+    assert ('neck.encoder_to_decoder.weight: checkpoint (32, 48) vs model '
+            '(32, 64)') in err
+    assert err.count(': checkpoint (') == 2
+
+
+def test_cli_refuses_unexpected_keys(tmp_path, tools, capsys):
+    """Both final norms: no mmmae backbone has them together."""
+    sd = recognizer_state_dict()  # mean pooling: fc_norm
+    sd['backbone.norm.weight'] = torch.ones(64)
+    sd['backbone.norm.bias'] = torch.zeros(64)
+    rc, dst = _export(tools, tmp_path, sd)
+    err = capsys.readouterr().err
+    assert rc == 1 and not osp.exists(dst)
+    assert "2 unexpected key(s)" in err
+    assert "['backbone.norm.weight', 'backbone.norm.bias']" in err
+
+
+def test_cli_checks_against_a_config(tmp_path, tools, capsys):
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text(
+        "default_scope = 'mmmae'\n"
+        'model = dict(type=\'mmmae.VideoMAE\',\n'
+        "    backbone=dict(type='mmmae.VideoMAEViT', arch=dict(embed_dims=64,"
+        ' num_layers=3, num_heads=4, feedforward_channels=256), '
+        'img_size=32, patch_size=8, num_frames=4),\n'
+        "    neck=dict(type='mmmae.VideoMAEPretrainDecoder', embed_dims=64, "
+        'decoder_embed_dims=32, decoder_depth=2, decoder_num_heads=2, '
+        'patch_size=8),\n'
+        "    head=dict(type='mmmae.VideoMAEPretrainHead', patch_size=8))\n")
+    sd = algorithm().state_dict()  # 2 encoder blocks, the config has 3
+    rc, dst = _export(tools, tmp_path, sd)
+    assert rc == 0  # consistent with itself
+    capsys.readouterr()
+    rc, dst = _export(tools, tmp_path, sd, '--config', str(cfg),
+                      name='c.pth')
+    err = capsys.readouterr().err
+    assert rc == 1 and not osp.exists(dst)
+    assert f'missing key(s) (the checkpoint is incomplete for the model ' \
+        f'of {cfg})' in err
+    assert "'backbone.blocks.2.norm1.weight'" in err
+
+
+@pytest.mark.parametrize('kind', ['empty', 'half'])
+def test_cli_damaged_source_one_line_error(tmp_path, tools, capsys, kind):
+    export, _ = tools
+    src, dst = tmp_path / f'{kind}.pth', tmp_path / 'out.pth'
+    if kind == 'empty':
+        src.write_bytes(b'')
+    else:
+        torch.save({'state_dict': algorithm().state_dict()}, dst)
+        data = dst.read_bytes()
+        dst.unlink()
+        src.write_bytes(data[:len(data) // 2])
+    assert export.main([str(src), str(dst)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert '\n' not in err and not dst.exists()
+    assert err.startswith(f'ERROR: cannot load checkpoint {src}: ' + (
+        '0 bytes' if kind == 'empty' else 'truncated: '))

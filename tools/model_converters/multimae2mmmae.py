@@ -54,6 +54,7 @@ out on purpose (decoders with ``--to backbone``) are reported, not errors.
 """
 import argparse
 import copy
+import math
 import os
 import os.path as osp
 import re
@@ -69,6 +70,8 @@ if _REPO not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, _REPO)
 
 import mmmae  # noqa: E402,F401  (registers the models)
+from mmmae.utils.arch_inference import (Votes, block_votes,  # noqa: E402
+                                        heads_for, max_index)
 from mmmae.utils.checkpoint_io import add_trust_pickle_argument  # noqa: E402,E501
 from mmmae.utils.checkpoint_converters import (  # noqa: E402
     ConversionError, compare_shapes, format_key_list, load_checkpoint_file,
@@ -239,17 +242,11 @@ def select_target(sd: StateDict, to: str) -> Tuple[StateDict, str, List[str]]:
 # config inference
 # --------------------------------------------------------------------------
 def _heads_for(dims: int, table: Dict[int, int], head_dims: int) -> int:
-    if dims in table:
-        return table[dims]
-    if dims >= head_dims and dims % head_dims == 0:
-        return dims // head_dims
-    return 1
+    return heads_for(dims, table, head_dims)
 
 
 def _depth(sd: StateDict, prefix: str) -> int:
-    pat = re.compile(rf'^{re.escape(prefix)}(\d+)\.')
-    return 1 + max(
-        (int(m.group(1)) for m in map(pat.match, sd) if m), default=-1)
+    return max_index(sd, prefix)
 
 
 def _ordered_names(sd: StateDict, prefix: str) -> List[str]:
@@ -263,18 +260,42 @@ def _ordered_names(sd: StateDict, prefix: str) -> List[str]:
     return names
 
 
-def _context_tasks(sd: StateDict, prefix: str, inputs: List[str]) -> List[str]:
-    """Task-embedding names, in input-adapter order (a ParameterDict may
-    have stored them sorted), then any others."""
-    names = _ordered_names(sd, prefix + 'task_embeddings.')
+def _context_tasks(sd: StateDict, prefixes: List[str],
+                   inputs: List[str]) -> List[str]:
+    """Task-embedding names of all decoders, in input-adapter order (a
+    ParameterDict may have stored them sorted), then any others."""
+    names: List[str] = []
+    for prefix in prefixes:
+        for n in _ordered_names(sd, prefix + 'task_embeddings.'):
+            if n not in names:
+                names.append(n)
     return [n for n in inputs if n in names
             ] + [n for n in names if n not in inputs]
+
+
+def _shape(sd: StateDict, key: str, dim: int) -> Optional[Tuple[int, ...]]:
+    """Shape of ``sd[key]`` when it is a ``dim``-D tensor, else None."""
+    v = sd.get(key)
+    return tuple(int(s) for s in v.shape) if isinstance(
+        v, Tensor) and v.dim() == dim else None
+
+
+def _vote(votes: Votes, sd: StateDict, key: str, dim: int,
+          axis: int) -> None:
+    shape = _shape(sd, key, dim)
+    if shape is not None:
+        votes.add(shape[axis], key)
 
 
 def infer_config(sd: StateDict,
                  num_heads: Optional[int] = None,
                  decoder_num_heads: Optional[int] = None) -> dict:
     """mmmae model config matching the shapes of a converted state dict.
+
+    Every size is a majority vote of all the tensors that show it
+    (:class:`mmmae.utils.arch_inference.Votes`) and the structure comes from
+    the union of the keys, so a missing or mis-shaped tensor is named by the
+    comparison with the model instead of changing the model.
 
     Args:
         sd (dict): Converted state dict (algorithm layout, ``backbone.*``).
@@ -286,134 +307,211 @@ def infer_config(sd: StateDict,
         dict: ``backbone``, ``neck`` (or None), ``head`` (or None) configs
         and ``guessed`` (the values that could not be read from weights).
     """
-    glob = sd.get('backbone.global_tokens')
-    if glob is None or glob.dim() != 3:
-        raise ConversionError('no backbone.global_tokens of shape (1, G, D)')
-    num_global, dims = int(glob.shape[1]), int(glob.shape[2])
-    depth = _depth(sd, 'backbone.encoder.')
-    fc1 = sd.get('backbone.encoder.0.mlp.fc1.weight')
-    guessed = []
-    if num_heads is None:
-        num_heads = _heads_for(dims, _ENCODER_HEADS, 64)
-        guessed.append(f'num_heads={num_heads} (width {dims})')
-
+    guessed: List[str] = []
     names = _ordered_names(sd, 'backbone.input_adapters.')
     if not names:
         raise ConversionError('no backbone.input_adapters.* in the weights')
-    # Full-resolution patch size: from a patched (float map) adapter.
-    patch = grid = None
+    dims, ffn = Votes('embed_dims'), Votes('feedforward_channels')
+    patch, grid = Votes('patch_size'), Votes('token grid')
+    _vote(dims, sd, 'backbone.global_tokens', 3, 2)
     for name in names:
         p = f'backbone.input_adapters.{name}.'
-        w = sd.get(p + 'proj.weight')
+        _vote(dims, sd, p + 'proj.weight', 4, 0)
+        _vote(dims, sd, p + 'proj.bias', 1, 0)
+        _vote(dims, sd, p + 'pos_emb', 4, 1)
+        pos = _shape(sd, p + 'pos_emb', 4)
+        if pos is not None:
+            grid.add(pos[2:], p + 'pos_emb')
+        w = _shape(sd, p + 'proj.weight', 4)
         if w is not None and p + 'class_emb.weight' not in sd:
-            patch = (int(w.shape[2]), int(w.shape[3]))
-            break
+            # full-resolution patch size: from the patched (float map)
+            # adapters
+            patch.add(w[2:], p + 'proj.weight')
+    block_votes(sd, 'backbone.encoder.', dims, ffn)
+    decs = _ordered_names(sd, 'neck.output_adapters.')
+    for name in decs:
+        p = f'neck.output_adapters.{name}.'
+        _vote(dims, sd, p + 'proj_context.weight', 2, 1)
+        # A full-resolution decoder of a patched input predicts C * p * p
+        # pixels per token: its out_proj weight and bias vote for the patch
+        # size too, so one broken adapter kernel is outvoted.
+        src = _shape(sd, f'backbone.input_adapters.{name}.proj.weight', 4)
+        if src is None or \
+                f'backbone.input_adapters.{name}.class_emb.weight' in sd:
+            continue
+        for key, dim in ((p + 'out_proj.weight', 2), (p + 'out_proj.bias', 1)):
+            rows = _shape(sd, key, dim)
+            side = math.isqrt(rows[0] // src[1]) if rows and src[1] else 0
+            if side and src[1] * side * side == rows[0]:
+                patch.add((side, side), key)
+        pos = _shape(sd, p + 'pos_emb', 4)
+        if pos is not None:
+            grid.add(pos[2:], p + 'pos_emb')
+    hw = _shape(sd, 'head.head.weight', 2)
+    if hw is not None:
+        dims.add(hw[1], 'head.head.weight')
+    if not dims:
+        raise ConversionError('no encoder weights to infer the model from')
+    width = dims.winner()
+    depth = _depth(sd, 'backbone.encoder.')
+    glob = _shape(sd, 'backbone.global_tokens', 3)
+    num_global = glob[1] if glob is not None else 1
+    if num_heads is None:
+        num_heads = _heads_for(width, _ENCODER_HEADS, 64)
+        guessed.append(f'num_heads={num_heads} (width {width})')
+
+    patch_hw = patch.winner()
     adapters = {}
     for name in names:
         p = f'backbone.input_adapters.{name}.'
-        w = sd.get(p + 'proj.weight')
-        pos = sd.get(p + 'pos_emb')
-        if w is None or w.dim() != 4:
-            raise ConversionError(f'{p}proj.weight missing or not 4-D')
-        if pos is not None and pos.dim() == 4:
-            g = (int(pos.shape[2]), int(pos.shape[3]))
-            grid = grid or g
-        emb = sd.get(p + 'class_emb.weight')
+        w = _shape(sd, p + 'proj.weight', 4)
+        emb = _shape(sd, p + 'class_emb.weight', 2)
         if emb is None:
+            if w is None:
+                guessed.append(f'{name}: in_channels=3 ({p}proj.weight is '
+                               'missing)')
             adapters[name] = dict(type='mmmae.PatchedInputAdapter',
-                                  in_channels=int(w.shape[1]))
+                                  in_channels=w[1] if w is not None else 3)
             continue
-        k = int(w.shape[2])
         cfg = dict(type='mmmae.SemSegInputAdapter',
-                   num_classes=int(emb.shape[0]),
-                   dim_class_emb=int(emb.shape[1]))
-        if patch is None:
+                   num_classes=emb[0],
+                   dim_class_emb=emb[1])
+        k = w[2] if w is not None else None
+        if patch_hw is None:
             cfg['stride_level'] = 4
-            patch = (4 * k, 4 * int(w.shape[3]))
+            if k is not None:
+                patch_hw = (4 * k, 4 * w[3])
             guessed.append(f'{name}: stride_level=4 (no patched adapter to '
                            'read the full-resolution patch size from)')
-        else:
-            if patch[0] % k:
+        elif k is not None and k > 0:
+            if patch_hw[0] % k:
                 raise ConversionError(
                     f'{name}: kernel {k} does not divide the patch size '
-                    f'{patch}')
-            cfg['stride_level'] = patch[0] // k
+                    f'{patch_hw}')
+            cfg['stride_level'] = patch_hw[0] // k
         adapters[name] = cfg
-    patch_size = patch[0] if patch[0] == patch[1] else patch
-    grid = grid or (224 // patch[0], 224 // patch[1])
-    img = (grid[0] * patch[0], grid[1] * patch[1])
+    if patch_hw is None:
+        patch_hw = (16, 16)
+        guessed.append('patch_size=16 (no input adapter weights)')
+    patch_size = patch_hw[0] if patch_hw[0] == patch_hw[1] else patch_hw
+    grid_hw = grid.winner((224 // patch_hw[0], 224 // patch_hw[1]))
+    img = (grid_hw[0] * patch_hw[0], grid_hw[1] * patch_hw[1])
     img_size = img[0] if img[0] == img[1] else img
+    if _any_key(sd, r'^backbone\.encoder\.\d+\.attn\.qkv\.bias$') or \
+            depth == 0:
+        qkv_bias = 'qkv'
+    elif _any_key(sd, r'^backbone\.encoder\.\d+\.attn\.[qv]_bias$'):
+        qkv_bias = True
+    else:
+        qkv_bias = False
     backbone = dict(
         type='mmmae.MultiMAEViT',
         input_adapters=adapters,
         arch=dict(
-            embed_dims=dims,
+            embed_dims=width,
             num_layers=depth,
             num_heads=num_heads,
-            feedforward_channels=int(fc1.shape[0]) if fc1 is not None else 4 *
-            dims),
+            feedforward_channels=ffn.winner(4 * width)),
         img_size=img_size,
         patch_size=patch_size,
         num_global_tokens=num_global,
-        qkv_bias='qkv' if
-        ('backbone.encoder.0.attn.qkv.bias' in sd or depth == 0) else False)
+        qkv_bias=qkv_bias)
     cfg = dict(backbone=backbone, neck=None, head=None, guessed=guessed)
 
-    decs = _ordered_names(sd, 'neck.output_adapters.')
     if decs:
-        p0 = f'neck.output_adapters.{decs[0]}.'
-        mt = sd.get(p0 + 'mask_token')
-        if mt is None:
-            raise ConversionError(f'{p0}mask_token missing')
-        ddims = int(mt.shape[-1])
-        if decoder_num_heads is None:
-            decoder_num_heads = _heads_for(ddims, _DECODER_HEADS, 32)
-            guessed.append(f'decoder_num_heads={decoder_num_heads} '
-                           f'(width {ddims})')
-        dfc1 = sd.get(p0 + 'mlp.fc1.weight')
-        common = dict(encoder_dims=dims,
-                      embed_dims=ddims,
-                      num_layers=_depth(sd, p0 + 'decoder_transformer.'),
-                      num_heads=decoder_num_heads,
-                      mlp_ratio=float(dfc1.shape[0]) /
-                      ddims if dfc1 is not None else 4.,
-                      qkv_bias=p0 + 'decoder.q.bias' in sd,
-                      img_size=img_size,
-                      patch_size=patch_size,
-                      context_tasks=_context_tasks(sd, p0, list(adapters)))
-        out_adapters = {}
-        for name in decs:
-            p = f'neck.output_adapters.{name}.'
-            task = name
-            if name not in adapters:
-                base = [n for n in adapters if name.endswith('_' + n)]
-                if base:  # official norm_rgb: the rgb queries
-                    task = base[0]
-            stride = adapters.get(task, {}).get('stride_level', 1)
-            w = sd.get(p + 'out_proj.weight')
-            if w is None:
-                raise ConversionError(f'{p}out_proj.weight missing')
-            per = (patch[0] // stride) * (patch[1] // stride)
-            if int(w.shape[0]) % per:
-                raise ConversionError(
-                    f'{p}out_proj.weight has {int(w.shape[0])} rows, not a '
-                    f'multiple of the {per} pixels of a patch at stride '
-                    f'{stride}')
-            acfg = dict(num_channels=int(w.shape[0]) // per)
-            if stride != 1:
-                acfg['stride_level'] = stride
-            if task != name:
-                acfg['task'] = task
-            out_adapters[name] = acfg
-        cfg['neck'] = dict(type='mmmae.MultiMAEDecoder',
-                           output_adapters=out_adapters,
-                           common=common)
-    hw = sd.get('head.head.weight')
+        cfg['neck'] = _infer_decoders(sd, decs, adapters, width, patch_hw,
+                                      patch_size, img_size,
+                                      decoder_num_heads, guessed)
     if hw is not None:
+        classes = Votes('num_classes')
+        classes.add(hw[0], 'head.head.weight')
+        _vote(classes, sd, 'head.head.bias', 1, 0)
         cfg['head'] = dict(type='mmmae.MultiMAELinearHead',
-                           in_channels=int(hw.shape[1]),
-                           num_classes=int(hw.shape[0]))
+                           in_channels=width,
+                           num_classes=classes.winner())
     return cfg
+
+
+def _any_key(sd: StateDict, pattern: str) -> bool:
+    pat = re.compile(pattern)
+    return any(pat.match(k) for k in sd)
+
+
+def _infer_decoders(sd: StateDict, decs: List[str], adapters: dict,
+                    width: int, patch_hw: Tuple[int, int], patch_size,
+                    img_size, decoder_num_heads: Optional[int],
+                    guessed: List[str]) -> dict:
+    """``mmmae.MultiMAEDecoder`` config of the ``neck.output_adapters.*``
+    weights; the shared sizes are votes over every decoder."""
+    ddims, dffn = Votes('decoder embed_dims'), Votes('decoder hidden')
+    prefixes = [f'neck.output_adapters.{name}.' for name in decs]
+    for p in prefixes:
+        _vote(ddims, sd, p + 'mask_token', 3, 2)
+        _vote(ddims, sd, p + 'proj_context.weight', 2, 0)
+        _vote(ddims, sd, p + 'proj_context.bias', 1, 0)
+        _vote(ddims, sd, p + 'pos_emb', 4, 1)
+        _vote(ddims, sd, p + 'out_proj.weight', 2, 1)
+        for t in _ordered_names(sd, p + 'task_embeddings.'):
+            _vote(ddims, sd, f'{p}task_embeddings.{t}', 3, 2)
+        for part in ('context_norm', 'query_norm', 'out_norm'):
+            _vote(ddims, sd, f'{p}{part}.weight', 1, 0)
+            _vote(ddims, sd, f'{p}{part}.bias', 1, 0)
+        for part in ('q', 'proj'):
+            _vote(ddims, sd, f'{p}decoder.{part}.weight', 2, 1)
+        _vote(dffn, sd, p + 'mlp.fc1.weight', 2, 0)
+        _vote(dffn, sd, p + 'mlp.fc1.bias', 1, 0)
+        _vote(ddims, sd, p + 'mlp.fc1.weight', 2, 1)
+        _vote(ddims, sd, p + 'mlp.fc2.weight', 2, 0)
+        _vote(dffn, sd, p + 'mlp.fc2.weight', 2, 1)
+        block_votes(sd, p + 'decoder_transformer.', ddims, dffn)
+    dwidth = ddims.winner(256)
+    if decoder_num_heads is None:
+        decoder_num_heads = _heads_for(dwidth, _DECODER_HEADS, 32)
+        guessed.append(f'decoder_num_heads={decoder_num_heads} '
+                       f'(width {dwidth})')
+    common = dict(encoder_dims=width,
+                  embed_dims=dwidth,
+                  num_layers=max(
+                      _depth(sd, p + 'decoder_transformer.')
+                      for p in prefixes),
+                  num_heads=decoder_num_heads,
+                  mlp_ratio=float(dffn.winner(4 * dwidth)) / dwidth,
+                  qkv_bias=any(p + 'decoder.q.bias' in sd for p in prefixes),
+                  img_size=img_size,
+                  patch_size=patch_size,
+                  context_tasks=_context_tasks(sd, prefixes, list(adapters)))
+    out_adapters = {}
+    for name, p in zip(decs, prefixes):
+        task = name
+        if name not in adapters:
+            base = [n for n in adapters if name.endswith('_' + n)]
+            if base:  # official norm_rgb: the rgb queries
+                task = base[0]
+        stride = adapters.get(task, {}).get('stride_level', 1)
+        per = (patch_hw[0] // stride) * (patch_hw[1] // stride)
+        rows = Votes(f'{name} output rows')
+        _vote(rows, sd, p + 'out_proj.weight', 2, 0)
+        _vote(rows, sd, p + 'out_proj.bias', 1, 0)
+        in_ch = adapters.get(task, {}).get('in_channels')
+        if in_ch is not None:
+            # a float map is reconstructed with its own channels
+            rows.add(in_ch * per, f'backbone.input_adapters.{task}')
+        if not rows:
+            raise ConversionError(f'{p}out_proj.weight missing')
+        if rows.winner() % per:
+            raise ConversionError(
+                f'{p}out_proj.weight has {rows.winner()} rows, not a '
+                f'multiple of the {per} pixels of a patch at stride '
+                f'{stride}')
+        acfg = dict(num_channels=rows.winner() // per)
+        if stride != 1:
+            acfg['stride_level'] = stride
+        if task != name:
+            acfg['task'] = task
+        out_adapters[name] = acfg
+    return dict(type='mmmae.MultiMAEDecoder',
+                output_adapters=out_adapters,
+                common=common)
 
 
 def build_target(cfg: dict, to: str) -> Dict[str, torch.Size]:
@@ -457,6 +555,10 @@ def _build_target(cfg: dict, to: str) -> Dict[str, torch.Size]:
 # --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
+def _mismatches(n: int) -> str:
+    return f'{n} shape mismatch' + ('' if n == 1 else 'es')
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Convert MultiMAE checkpoints (official MultiMAE / '
@@ -530,8 +632,7 @@ def run(args: argparse.Namespace) -> int:
     if shapes is not None:
         missing, unexpected, mismatch = compare_shapes(out, shapes)
         print(f'  vs the target model: {len(missing)} missing, '
-              f'{len(unexpected)} unexpected, {len(mismatch)} shape '
-              'mismatches')
+              f'{len(unexpected)} unexpected, {_mismatches(len(mismatch))}')
         if missing:
             print('  missing (left at their init): '
                   f'{format_key_list(missing)}')
@@ -540,7 +641,7 @@ def run(args: argparse.Namespace) -> int:
                           f'for them; they would be dropped): {unexpected}')
         if mismatch:
             errors.append(
-                f'{len(mismatch)} shape mismatches (key: checkpoint '
+                f'{_mismatches(len(mismatch))} (key: checkpoint '
                 'shape vs model shape):\n    ' + '\n    '.join(mismatch))
         if missing and args.strict:
             errors.append(f'--strict: missing keys {missing}')
@@ -597,8 +698,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return run(args)
     except ConversionError as exc:
-        print(f'ERROR: {exc}', file=sys.stderr)
-        print('nothing written', file=sys.stderr)
+        # one line, no traceback: the message names the file and the fault
+        print(f'ERROR: {exc} (nothing written)', file=sys.stderr)
         return 1
 
 

@@ -45,7 +45,6 @@ model must also be complete (no missing keys) and any caveat in the notes
 import argparse
 import os
 import os.path as osp
-import re
 import sys
 import time
 from collections import OrderedDict
@@ -59,6 +58,8 @@ if _REPO not in sys.path:  # run as a script from a source checkout
 
 import mmmae  # noqa: E402,F401  (compat patches)
 from mmmae.utils.checkpoint_io import add_trust_pickle_argument  # noqa: E402,E501
+from mmmae.utils.arch_inference import (  # noqa: E402
+    infer_videomae_config, videomae_target_shapes)
 from mmmae.utils.checkpoint_converters import (  # noqa: E402
     ConversionError, compare_shapes, convert_any_videomae, format_key_list,
     load_checkpoint_file)
@@ -203,21 +204,16 @@ def select_target(sd: StateDict,
 # --------------------------------------------------------------------------
 # target model (shape-inferred) for the missing/unexpected report
 # --------------------------------------------------------------------------
-def _heads_for(dims: int) -> int:
-    """Standard head count for a width (64-wide heads otherwise)."""
-    table = {384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 16, 192: 3, 512: 8,
-             640: 8}
-    if dims in table:
-        return table[dims]
-    return dims // 64 if dims >= 64 and dims % 64 == 0 else 1
-
-
 def infer_config(sd: StateDict) -> dict:
     """mmmae model config matching the shapes of a converted state dict.
 
-    Heads cannot be read from weights (they never change a shape); the
-    standard ViT table is used. ``num_frames``/``img_size`` are not stored
-    either (the positional table is recomputed); set them in your config.
+    Every hyper-parameter is a majority vote of all the tensors that show it
+    (:func:`mmmae.utils.arch_inference.infer_videomae_config`), so one
+    broken or missing tensor is reported by name instead of skewing the
+    model it is compared with. Heads cannot be read from weights (they never
+    change a shape); the standard ViT table is used. ``num_frames`` /
+    ``img_size`` are not stored either (the positional table is
+    recomputed); set them in your config.
 
     Args:
         sd (dict): Converted state dict, algorithm layout.
@@ -225,60 +221,7 @@ def infer_config(sd: StateDict) -> dict:
     Returns:
         dict: ``backbone``, ``neck`` (or None) and ``num_classes`` (or None).
     """
-    pw = sd.get('backbone.patch_embed.proj.weight')
-    if pw is None or pw.dim() != 5:
-        raise ConversionError('no backbone.patch_embed.proj.weight of rank 5')
-    dims, in_ch, tub, ph, pw_ = (int(s) for s in pw.shape)
-    depth = 1 + max((int(m.group(1)) for m in (
-        re.match(r'^backbone\.blocks\.(\d+)\.', k) for k in sd) if m),
-                    default=-1)
-    fc1 = sd.get('backbone.blocks.0.mlp.fc1.weight')
-    ffn = int(fc1.shape[0]) if fc1 is not None else 4 * dims
-    qkv_bias = 'backbone.blocks.0.attn.q_bias' in sd or depth == 0
-    layer_scale = any(
-        k.startswith('backbone.blocks.') and k.endswith('gamma_1')
-        for k in sd)
-    use_mean_pooling = ('backbone.fc_norm.weight' in sd
-                        or 'backbone.norm.weight' not in sd)
-    backbone = dict(
-        type='mmmae.VideoMAEViT',
-        arch=dict(
-            embed_dims=dims,
-            num_layers=depth,
-            num_heads=_heads_for(dims),
-            feedforward_channels=ffn),
-        patch_size=ph if ph == pw_ else (ph, pw_),
-        tubelet_size=tub,
-        in_channels=in_ch,
-        qkv_bias=qkv_bias,
-        use_mean_pooling=use_mean_pooling)
-    if layer_scale:
-        backbone['layer_scale_init_value'] = 0.1
-    cfg = dict(backbone=backbone, neck=None, num_classes=None)
-    e2d = sd.get('neck.encoder_to_decoder.weight')
-    if e2d is not None:
-        ddims = int(e2d.shape[0])
-        ddepth = 1 + max((int(m.group(1)) for m in (
-            re.match(r'^neck\.blocks\.(\d+)\.', k) for k in sd) if m),
-                         default=-1)
-        dfc1 = sd.get('neck.blocks.0.mlp.fc1.weight')
-        cfg['neck'] = dict(
-            type='mmmae.VideoMAEPretrainDecoder',
-            embed_dims=dims,
-            decoder_embed_dims=ddims,
-            decoder_depth=ddepth,
-            decoder_num_heads=_heads_for(ddims),
-            mlp_ratio=(float(dfc1.shape[0]) / ddims
-                       if dfc1 is not None else 4.),
-            patch_size=ph,
-            tubelet_size=tub,
-            in_channels=in_ch)
-        if 'neck.blocks.0.attn.q_bias' not in sd and ddepth > 0:
-            cfg['neck']['qkv_bias'] = False
-    fc = sd.get('cls_head.fc_cls.weight')
-    if fc is not None:
-        cfg['num_classes'] = int(fc.shape[0])
-    return cfg
+    return infer_videomae_config(sd)
 
 
 def build_target(cfg: dict, to: str) -> Dict[str, torch.Size]:
@@ -291,42 +234,16 @@ def build_target(cfg: dict, to: str) -> Dict[str, torch.Size]:
     Returns:
         dict: key -> shape of the target model's state dict.
     """
-    import copy
-
-    from mmmae.registry import MODELS
-    bcfg = copy.deepcopy(cfg['backbone'])
-    # Smallest valid clip: the (non-persistent) table does not matter here.
-    ps = bcfg['patch_size']
-    ph, pw = (ps, ps) if isinstance(ps, int) else ps
-    bcfg.update(img_size=(ph, pw), num_frames=bcfg['tubelet_size'])
-    if to == 'algorithm':
-        ncfg = copy.deepcopy(cfg['neck'])
-        model = MODELS.build(
-            dict(
-                type='mmmae.VideoMAE',
-                backbone=bcfg,
-                neck=ncfg,
-                head=dict(
-                    type='mmmae.VideoMAEPretrainHead',
-                    patch_size=ph,
-                    tubelet_size=bcfg['tubelet_size'])))
-        return {k: v.shape for k, v in model.state_dict().items()}
-    backbone = MODELS.build(bcfg)
-    shapes = {k: v.shape for k, v in backbone.state_dict().items()}
-    if to == 'backbone':
-        return shapes
-    shapes = {'backbone.' + k: v for k, v in shapes.items()}
-    if cfg['num_classes'] is not None:
-        dims = bcfg['arch']['embed_dims']
-        shapes['cls_head.fc_cls.weight'] = torch.Size(
-            (cfg['num_classes'], dims))
-        shapes['cls_head.fc_cls.bias'] = torch.Size((cfg['num_classes'], ))
-    return shapes
+    return videomae_target_shapes(cfg, to)
 
 
 # --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
+def _mismatches(n: int) -> str:
+    return f'{n} shape mismatch' + ('' if n == 1 else 'es')
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Convert VideoMAE checkpoints (official V1/V2, '
@@ -395,8 +312,7 @@ def run(args: argparse.Namespace) -> int:
     if shapes is not None:
         missing, unexpected, mismatch = compare_shapes(out, shapes)
         print(f'  vs the target model: {len(missing)} missing, '
-              f'{len(unexpected)} unexpected, {len(mismatch)} shape '
-              'mismatches')
+              f'{len(unexpected)} unexpected, {_mismatches(len(mismatch))}')
         if missing:
             print('  missing (left at their init): '
                   f'{format_key_list(missing)}')
@@ -405,7 +321,7 @@ def run(args: argparse.Namespace) -> int:
                           f'for them; they would be dropped): {unexpected}')
         if mismatch:
             errors.append(
-                f'{len(mismatch)} shape mismatches (key: checkpoint '
+                f'{_mismatches(len(mismatch))} (key: checkpoint '
                 'shape vs model shape):\n    ' + '\n    '.join(mismatch))
         if missing and args.strict:
             errors.append(f'--strict: missing keys {missing}')
@@ -462,8 +378,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return run(args)
     except ConversionError as exc:
-        print(f'ERROR: {exc}', file=sys.stderr)
-        print('nothing written', file=sys.stderr)
+        # one line, no traceback: the message names the file and the fault
+        print(f'ERROR: {exc} (nothing written)', file=sys.stderr)
         return 1
 
 

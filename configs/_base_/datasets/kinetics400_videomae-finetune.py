@@ -55,28 +55,28 @@ train_pipeline = [
     dict(type='PackActionInputs'),
 ]
 val_pipeline = [
-    dict(type='DecordInit', num_threads=1),
+    dict(type='mmmae.VideoInit', num_threads=1),
     dict(
         type='SampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=1,
         test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='mmmae.VideoDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='CenterCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
 test_pipeline = [
-    dict(type='DecordInit', num_threads=1),
+    dict(type='mmmae.VideoInit', num_threads=1),
     dict(
         type='SampleFrames',
         clip_len=16,
         frame_interval=4,
         num_clips=5,
         test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='mmmae.VideoDecode'),
     dict(type='Resize', scale=(-1, 224)),
     dict(type='ThreeCrop', crop_size=224),
     dict(type='FormatShape', input_format='NCTHW'),

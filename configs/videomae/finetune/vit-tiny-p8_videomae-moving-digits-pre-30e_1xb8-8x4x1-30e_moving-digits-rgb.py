@@ -59,37 +59,37 @@ model = dict(
 
 data_root = 'data/demo'
 train_pipeline = [
-    dict(type='DecordInit', num_threads=1),
+    dict(type='mmmae.VideoInit', num_threads=1),
     dict(type='SampleFrames', clip_len=num_frames,
          frame_interval=frame_interval),
-    dict(type='DecordDecode'),
+    dict(type='mmmae.VideoDecode'),
     dict(type='RandomResizedCrop', area_range=(0.4, 1.0)),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
 val_pipeline = [
-    dict(type='DecordInit', num_threads=1),
+    dict(type='mmmae.VideoInit', num_threads=1),
     dict(
         type='SampleFrames',
         clip_len=num_frames,
         frame_interval=frame_interval,
         test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='mmmae.VideoDecode'),
     dict(type='Resize', scale=(-1, img_size)),
     dict(type='CenterCrop', crop_size=img_size),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
 test_pipeline = [
-    dict(type='DecordInit', num_threads=1),
+    dict(type='mmmae.VideoInit', num_threads=1),
     dict(
         type='SampleFrames',
         clip_len=num_frames,
         frame_interval=frame_interval,
         num_clips=2,
         test_mode=True),
-    dict(type='DecordDecode'),
+    dict(type='mmmae.VideoDecode'),
     dict(type='Resize', scale=(-1, img_size)),
     dict(type='ThreeCrop', crop_size=img_size),
     dict(type='FormatShape', input_format='NCTHW'),

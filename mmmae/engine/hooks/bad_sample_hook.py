@@ -106,6 +106,38 @@ class BadSampleLoggerHook(Hook):
                         if getter is not None else list(ds.skipped_videos))
         return entries
 
+    def before_val(self, runner) -> None:
+        """Score unreadable validation videos as wrong, if asked to."""
+        self._enable_wrong_scoring(getattr(runner, 'val_loop', None))
+
+    def before_test(self, runner) -> None:
+        """Score unreadable test videos as wrong, if asked to."""
+        self._enable_wrong_scoring(getattr(runner, 'test_loop', None))
+
+    def _enable_wrong_scoring(self, loop) -> None:
+        """For a loop whose dataset has ``on_bad_video='score_wrong'``:
+        wrap its metrics in
+        :class:`~mmmae.evaluation.ScoreBadVideosAsWrong`, then let the
+        dataset yield placeholders (before its workers start)."""
+        if loop is None or isinstance(loop, dict):
+            return
+        datasets = [
+            ds for ds in find_skip_reporting_datasets(
+                getattr(loop, 'dataloader', None))
+            if getattr(ds, 'on_bad_video', None) == 'score_wrong'
+        ]
+        if not datasets:
+            return
+        from mmmae.evaluation import ScoreBadVideosAsWrong
+        evaluator = loop.evaluator
+        evaluator.metrics = [
+            m if isinstance(m, ScoreBadVideosAsWrong) else
+            ScoreBadVideosAsWrong(m, self.max_names)
+            for m in evaluator.metrics
+        ]
+        for ds in datasets:
+            ds.enable_wrong_scoring()
+
     def after_train_iter(self,
                          runner,
                          batch_idx: int,

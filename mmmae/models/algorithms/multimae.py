@@ -11,7 +11,7 @@ from mmengine.structures import BaseDataElement
 from mmmae.registry import MODELS
 from mmmae.utils.compile_keys import register_compiled_keys_hook
 from ..data_preprocessors.video_preprocessor import set_sample_field
-from ..utils.config_checks import build_component
+from ..utils.config_checks import build_component, check_fields_agree
 
 __all__ = ['MultiMAE']
 
@@ -66,9 +66,74 @@ class MultiMAE(BaseModel):
         self.backbone = _build(backbone, 'backbone')
         self.neck = _build(neck, 'neck')
         self.head = _build(head, 'head') if head is not None else None
+        self._check_geometry()
         # checkpoints saved from torch.compile'd models (`_orig_mod.` keys)
         # load, and clean ones load into compiled submodules
         register_compiled_keys_hook(self)
+
+    def _check_geometry(self) -> None:
+        """Fail at build time when the decoders disagree with the encoder.
+
+        Each decoder must read the encoder's width, predict on the grid of
+        the modality it reconstructs (same full-resolution patch size and
+        ``stride_level``) with that modality's channels, and every task of
+        the head needs a decoder (the head skips tasks without a prediction,
+        so a misspelled task would silently never be trained). Parts
+        without the attributes (custom modules) are not compared.
+
+        Raises:
+            ValueError: Naming both fields and values, e.g.
+                ``'MultiMAE: neck.output_adapters.rgb.patch_size=(16, 16)
+                but backbone.input_adapters.rgb.patch_size=(8, 8)'``.
+        """
+        inputs = getattr(self.backbone, 'input_adapters', None)
+        decoders = getattr(self.neck, 'output_adapters', None)
+        if inputs is None or decoders is None:
+            return
+        pairs = []
+        first = next(iter(inputs.values()), None)
+        for name, dec in decoders.items():
+            where = f'neck.output_adapters.{name}'
+            proj = getattr(dec, 'proj_context', None)
+            pairs.append((f'{where}.encoder_dims',
+                          getattr(proj, 'in_features', None),
+                          'backbone.embed_dims',
+                          getattr(self.backbone, 'embed_dims', None)))
+            task = getattr(dec, 'task', name)
+            src = inputs[task] if task in inputs else first
+            src_name = (f'backbone.input_adapters.{task}' if task in inputs
+                        else f'backbone.input_adapters.{next(iter(inputs))}')
+            stride = getattr(dec, 'stride_level', None)
+            patch = getattr(dec, 'patch_size', None)
+            if stride is not None and patch is not None:
+                # decoders store the patch size at their own stride
+                full = tuple(int(p) * int(stride) for p in patch)
+                pairs.append((f'{where}.patch_size', full,
+                              f'{src_name}.patch_size',
+                              getattr(src, 'patch_size_full', None)))
+            if task in inputs:
+                pairs.append((f'{where}.stride_level', stride,
+                              f'{src_name}.stride_level',
+                              getattr(src, 'stride_level', None)))
+                if hasattr(src, 'in_channels'):  # float maps: rgb, depth
+                    pairs.append((f'{where}.num_channels',
+                                  getattr(dec, 'num_channels', None),
+                                  f'{src_name}.in_channels',
+                                  src.in_channels))
+        check_fields_agree(
+            'MultiMAE', pairs,
+            'Each decoder predicts the map of its task on the encoder\'s '
+            'token grid: set its encoder_dims, patch_size, stride_level and '
+            'num_channels to those of the backbone and the input adapter.')
+        targets = getattr(self.head, 'targets', None)
+        if targets is not None:
+            orphans = [t for t in targets if t not in decoders]
+            if orphans:
+                raise ValueError(
+                    f'MultiMAE: head.tasks {orphans} have no decoder in '
+                    f'neck.output_adapters {list(decoders)}; their loss '
+                    'would never be computed. Add the decoders or remove '
+                    'the tasks from the head.')
 
     @staticmethod
     def get_masks(inputs: Inputs, data_samples: Optional[SampleList]

@@ -11,7 +11,7 @@ from mmengine.structures import BaseDataElement
 from mmmae.registry import MODELS
 from mmmae.utils.compile_keys import register_compiled_keys_hook
 from ..data_preprocessors.video_preprocessor import set_sample_field
-from ..utils.config_checks import build_component
+from ..utils.config_checks import build_component, check_fields_agree
 
 __all__ = ['VideoMAE']
 
@@ -62,9 +62,42 @@ class VideoMAE(BaseModel):
         self.backbone = _build(backbone, 'backbone')
         self.neck = _build(neck, 'neck')
         self.head = _build(head, 'head')
+        self._check_geometry()
         # checkpoints saved from torch.compile'd models (`_orig_mod.` keys)
         # load, and clean ones load into compiled submodules
         register_compiled_keys_hook(self)
+
+    def _check_geometry(self) -> None:
+        """Fail at build time when the parts disagree on the token geometry.
+
+        The backbone's ``patch_size``/``tubelet_size`` decide the token grid
+        and the pixels of a token; a decoder or target head built for
+        another one passes the build and dies in the first iteration with an
+        index/shape error far from the config. Parts without such an
+        attribute (custom modules) are not compared.
+
+        Raises:
+            ValueError: Naming both fields and values, e.g.
+                ``'VideoMAE: neck.patch_size=8 but backbone.patch_size=16'``.
+        """
+        def get(part: str, name: str):
+            return getattr(getattr(self, part), name, None)
+
+        pairs = []
+        for part in ('neck', 'head'):
+            for name in ('patch_size', 'tubelet_size'):
+                pairs.append((f'{part}.{name}', get(part, name),
+                              f'backbone.{name}', get('backbone', name)))
+        for name in ('embed_dims', 'in_channels'):
+            pairs.append((f'neck.{name}', get('neck', name),
+                          f'backbone.{name}', get('backbone', name)))
+        check_fields_agree(
+            'VideoMAE', pairs,
+            'The decoder and the reconstruction target must use the '
+            "backbone's token geometry (patch and tubelet size decide the "
+            'token grid and the pixels of each token; embed_dims and '
+            'in_channels the decoder input and output): set them to the '
+            "backbone's values.")
 
     # ------------------------------------------------------------------ masks
     @staticmethod

@@ -772,13 +772,15 @@ def load_multimae_backbone(backbone: 'MultiMAEViT',
 
     Raises:
         FileNotFoundError: ``checkpoint`` is a path that does not exist.
+        CorruptCheckpointError: The file is empty, truncated, corrupt or not
+            a checkpoint (names the file, the fault and the fix).
         RuntimeError: Weights that do not fit the backbone (every offending
             key named with both shapes).
     """
     from mmengine.logging import print_log
-    from mmengine.runner import CheckpointLoader
 
     from mmmae.utils.checkpoint_converters import unwrap_checkpoint
+    from mmmae.utils.checkpoint_io import load_checkpoint_or_url
     name = checkpoint if isinstance(checkpoint, str) else '<state dict>'
     if isinstance(checkpoint, str):
         if '://' not in checkpoint and not osp.isfile(checkpoint):
@@ -787,8 +789,7 @@ def load_multimae_backbone(backbone: 'MultiMAEViT',
                 'model.backbone.init_cfg.checkpoint to a MultiMAE checkpoint '
                 '(e.g. --cfg-options model.backbone.init_cfg.checkpoint='
                 'PATH), or init_cfg=None to train from scratch')
-        checkpoint = CheckpointLoader.load_checkpoint(
-            checkpoint, map_location=map_location)
+        checkpoint = load_checkpoint_or_url(checkpoint, map_location)
     sd, dropped, layout = _backbone_keys(unwrap_checkpoint(checkpoint))
     own = backbone.state_dict()
     load, resized, errors = OrderedDict(), [], []

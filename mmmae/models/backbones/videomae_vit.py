@@ -444,7 +444,9 @@ def load_backbone_checkpoint(backbone: VideoMAEViT,
     Args:
         backbone (VideoMAEViT): Target module.
         checkpoint (str | Mapping): Path/URL (anything MMEngine's
-            ``CheckpointLoader`` reads) or an already loaded checkpoint.
+            ``CheckpointLoader`` reads; local files go through
+            :func:`~mmmae.utils.checkpoint_io.load_checkpoint_file`) or an
+            already loaded checkpoint.
         map_location (str): Device for loading. Defaults to ``'cpu'``.
         strict (bool): Raise when backbone keys are missing. Defaults to
             False (a fresh ``fc_norm`` is expected when fine-tuning from a
@@ -454,14 +456,17 @@ def load_backbone_checkpoint(backbone: VideoMAEViT,
         dict: ``format``, ``missing``, ``unexpected`` and ``dropped`` keys.
 
     Raises:
+        FileNotFoundError: ``checkpoint`` is a path that does not exist.
+        CorruptCheckpointError: The file is empty, truncated, corrupt or not
+            a checkpoint (names the file, the fault and the fix).
         RuntimeError: Shape mismatch (names the checkpoint), or missing keys
             with ``strict=True``.
     """
     from mmengine.logging import print_log
-    from mmengine.runner import CheckpointLoader
 
     from mmmae.utils.checkpoint_converters import (convert_any_videomae,
                                                    unwrap_checkpoint)
+    from mmmae.utils.checkpoint_io import load_checkpoint_or_url
     name = checkpoint if isinstance(checkpoint, str) else '<state dict>'
     if isinstance(checkpoint, str) and '://' not in checkpoint \
             and not os.path.isfile(checkpoint):
@@ -473,8 +478,7 @@ def load_backbone_checkpoint(backbone: VideoMAEViT,
             'fine-tuning init of configs/_base_/models/'
             'vit-base-p16_videomae-recognizer.py as init_cfg')
     if isinstance(checkpoint, str):
-        checkpoint = CheckpointLoader.load_checkpoint(
-            checkpoint, map_location=map_location)
+        checkpoint = load_checkpoint_or_url(checkpoint, map_location)
     converted, fmt, notes = convert_any_videomae(
         unwrap_checkpoint(checkpoint))
 

@@ -5,13 +5,14 @@ Each check raises a ``ValueError`` naming the component, the field, the bad
 value and the allowed values, so a wrong config fails when the model is
 built rather than as a shape error inside the first forward pass.
 """
-import difflib
-import re
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 
-__all__ = ['check_divisible', 'build_component', 'suggest_registered']
+__all__ = [
+    'check_divisible', 'check_fields_agree', 'build_component',
+    'suggest_registered'
+]
 
 IntOrSeq = Union[int, Sequence[int]]
 
@@ -59,14 +60,52 @@ def check_divisible(owner: str, field: str, value: IntOrSeq, by_field: str,
                      f'(e.g. {near})')
 
 
-_NOT_REGISTERED = re.compile(r'^(\S+) is not in the (\S+) registry')
+def _normalise(value: Any) -> Any:
+    """Comparable form: ``8`` and ``(8, 8)`` are the same patch size."""
+    if isinstance(value, (tuple, list)):
+        items = tuple(value)
+        if len(set(items)) == 1:
+            return items[0]
+        return items
+    return value
+
+
+def check_fields_agree(owner: str,
+                       pairs: Sequence[Tuple[str, Any, str, Any]],
+                       why: str = '') -> None:
+    """Require pairs of config fields of different components to be equal.
+
+    A field that is None (the component has no such attribute) is not
+    compared. An int and a tuple of equal ints are equal (``8`` ==
+    ``(8, 8)``).
+
+    Args:
+        owner (str): The model, e.g. ``'VideoMAE'``.
+        pairs (Sequence[tuple]): ``(field, value, other_field,
+            other_value)``, e.g. ``('neck.patch_size', 8,
+            'backbone.patch_size', 16)``.
+        why (str): What the fields decide, appended to the message.
+
+    Raises:
+        ValueError: Naming every disagreeing pair with both values, e.g.
+            ``'VideoMAE: neck.patch_size=8 but backbone.patch_size=16'``.
+    """
+    bad = [
+        f'{field}={value!r} but {other}={other_value!r}'
+        for field, value, other, other_value in pairs
+        if value is not None and other_value is not None
+        and _normalise(value) != _normalise(other_value)
+    ]
+    if bad:
+        raise ValueError(f'{owner}: ' + '; '.join(bad) + '. ' + (
+            why or 'Set them to the same value.'))
 
 
 def suggest_registered(name: str, registry, n: int = 3) -> List[str]:
     """Registered names close to ``name``, scope-prefixed (``mmmae.X``).
 
-    Searches ``registry``, its root and the root's scopes (mmaction, mmseg,
-    mmpretrain, ... as far as they are imported).
+    Kept for callers of the old name: see
+    :func:`mmmae.registry.suggest_type`.
 
     Args:
         name (str): The unknown type, with or without ``scope.`` prefix.
@@ -76,26 +115,8 @@ def suggest_registered(name: str, registry, n: int = 3) -> List[str]:
     Returns:
         list[str]: Closest first; empty when nothing is similar.
     """
-    registry.import_from_location()
-    root = registry
-    while root.parent is not None:
-        root = root.parent
-    candidates = {key: key for key in root.module_dict}
-    for scope, child in root.children.items():
-        for key in child.module_dict:
-            candidates.setdefault(key, f'{scope}.{key}')
-            candidates[f'{scope}.{key}'] = f'{scope}.{key}'
-    short = name.split('.', 1)[1] if '.' in name else name
-    pool = {c.lower(): c for c in candidates}
-    hits = difflib.get_close_matches(
-        name.lower(), list(pool), n=n, cutoff=0.6) or \
-        difflib.get_close_matches(short.lower(), list(pool), n=n, cutoff=0.6)
-    out: List[str] = []
-    for h in hits:
-        full = candidates[pool[h]]
-        if full not in out:
-            out.append(full)
-    return out[:n]
+    from mmmae.registry import suggest_type
+    return suggest_type(registry, name, n)
 
 
 def build_component(cfg: Union[dict, nn.Module],
@@ -117,8 +138,9 @@ def build_component(cfg: Union[dict, nn.Module],
 
     Raises:
         TypeError: ``cfg`` is neither a dict with ``type`` nor a module.
-        KeyError: An unregistered ``type`` (here or nested); the message
-            adds the closest registered names.
+        UnknownTypeError: An unregistered ``type`` (here or nested; a
+            ``KeyError``); the message names the field and the closest
+            registered names.
     """
     if isinstance(cfg, nn.Module):
         return cfg
@@ -134,16 +156,9 @@ def build_component(cfg: Union[dict, nn.Module],
     try:
         return registry.build(cfg)
     except KeyError as exc:
-        msg = exc.args[0] if exc.args else ''
-        match = _NOT_REGISTERED.match(msg) if isinstance(msg, str) else None
-        if match is None:  # also: already rewritten by a nested build
+        from mmmae.registry import explain_unknown_type
+        err = explain_unknown_type(exc, cfg, registry, owner=owner,
+                                   prefix=field)
+        if err is None:
             raise
-        bad, where = match.groups()
-        close = suggest_registered(bad, registry)
-        hint = (f'did you mean {" or ".join(repr(c) for c in close)}?'
-                if close else 'no registered name is similar; check the '
-                'spelling and the scope prefix (mmmae., mmaction., mmseg.)')
-        place = (f'{owner}: config field `{field}`' if bad == cfg['type']
-                 else f'{owner}: config field `{field}` (nested)')
-        raise KeyError(f'{place}: type {bad!r} is not in the {where} '
-                       f'registry; {hint}') from None
+        raise err from None

@@ -109,8 +109,6 @@ def test_outcome_does_not_depend_on_history(data_dir, load_timeout):
            for i in range(len(full))}
     lying = 2
     assert int(full._failures[lying]) != 0  # it failed in some epoch
-    outcomes = {np.array_equal(ref[(e, lying)][0], ref[(e, 0)][0])
-                for e in range(4)}
     for start in (1, 2, 3):
         resumed = _build(data_dir, load_timeout=load_timeout)
         for e in range(start, 4):
@@ -118,7 +116,6 @@ def test_outcome_does_not_depend_on_history(data_dir, load_timeout):
                 x, m = _sample(resumed, e, i)
                 assert np.array_equal(x, ref[(e, i)][0]), (start, e, i)
                 assert np.array_equal(m, ref[(e, i)][1]), (start, e, i)
-    assert outcomes  # (computed for the assertion message only)
 
 
 def test_decoder_segfault_is_a_crashed_entry(tmp_path, monkeypatch,
@@ -137,10 +134,10 @@ def test_decoder_segfault_is_a_crashed_entry(tmp_path, monkeypatch,
                dict(type='mmaction.DecordDecode')]
     ds = _build(root, loading)
     out = ds[1]  # replaced by the good clip, not a dead process
-    assert out['inputs'].shape[0] == 3 or out['inputs'].ndim == 5
     assert ds.load_failures == [(osp.join(str(root), 'cut.avi'), 'crashed')]
     assert 'SIGSEGV' in ds._last_error[1]
-    ds[0]  # a fresh helper serves the next sample
+    # a fresh helper serves the next sample; the substitute is entry 0
+    assert np.array_equal(out['inputs'].numpy(), ds[0]['inputs'].numpy())
 
 
 def test_large_results_fall_back_to_the_pipe():

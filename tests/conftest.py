@@ -15,9 +15,10 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def fixtures_dir() -> str:
-    """Official-code parity fixtures: ``$MMMAE_FIXTURES`` or ``../shared/fixtures``."""
+    """Official-code parity fixtures (``tests/data/fixtures``, see its
+    README), or the folder ``$MMMAE_FIXTURES`` names."""
     return os.environ.get('MMMAE_FIXTURES',
-                          osp.join(REPO_ROOT, '..', 'shared', 'fixtures'))
+                          osp.join(REPO_ROOT, 'tests', 'data', 'fixtures'))
 
 
 def load_fixture(name: str) -> dict:
@@ -25,8 +26,9 @@ def load_fixture(name: str) -> dict:
     import torch
     path = osp.join(fixtures_dir(), name)
     if not osp.isfile(path):
-        pytest.fail(f'parity fixture {path} is missing; set MMMAE_FIXTURES '
-                    'to the folder holding the shared fixtures')
+        pytest.fail(f'parity fixture {path} is missing: it ships with the '
+                    'repository in tests/data/fixtures (a partial checkout? '
+                    'or MMMAE_FIXTURES points elsewhere)')
     return torch.load(path, weights_only=True)
 
 

@@ -1,8 +1,9 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """The paper-recipe configs carry the official pretraining hyperparameters.
 
-Reference numbers: official VideoMAE V1 scripts (docs: ../shared/reference/
-videomae.md §1.5-1.6). ``actual_lr`` is base_lr x total_batch / 256, the lr
+Reference numbers: the official VideoMAE V1 pretraining scripts
+(github.com/MCG-NJU/VideoMAE, ``scripts/``; table in
+``configs/videomae/README.md``). ``actual_lr`` is base_lr x total_batch / 256, the lr
 the official code trains with; ``min_lr`` is its 1e-5 scaled the same way.
 """
 import copy

@@ -1,7 +1,7 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """Numerical parity with the official VideoMAE / VideoMAE V2 code.
 
-The fixtures (``../shared/fixtures``, see its README) hold tiny official
+The fixtures (``tests/data/fixtures``, see its README) hold tiny official
 models with perturbed weights, fixed inputs/masks and the official outputs.
 """
 import pytest

@@ -12,8 +12,42 @@ def get_version():
         return re.search(r"__version__ = '([^']+)'", f.read()).group(1)
 
 
+# requirements/*.txt pin the exact stack that CI tests (docs/install.md). A
+# library must not force those pins on the environment it is installed into,
+# so every ``==`` pin becomes the range below when the metadata is built:
+# - torch >= 2.5: checkpoint loading uses torch.serialization.safe_globals and
+#   get_unsafe_globals_in_checkpoint (mmmae/utils/checkpoint_io.py), new in
+#   2.5; torchvision 0.20 is the release paired with torch 2.5.
+# - mmengine >= 0.10: the release line the compatibility patches
+#   (mmmae/utils/compat.py) are written against.
+# - mmcv-lite: mmaction2 1.2 and mmsegmentation 1.2 assert mmcv < 2.2.0.
+# - mmaction2 / mmsegmentation / mmpretrain: the tested releases, which are
+#   also the last ones (later releases are allowed).
+RANGES = {
+    'torch': 'torch>=2.5',
+    'torchvision': 'torchvision>=0.20',
+    'mmengine': 'mmengine>=0.10.0',
+    'mmcv-lite': 'mmcv-lite>=2.0.0,<2.2.0',
+    'mmaction2': 'mmaction2>=1.2.0',
+    'mmsegmentation': 'mmsegmentation>=1.2.2',
+    'mmpretrain': 'mmpretrain>=1.2.0',
+}
+
+
+def as_range(req):
+    """``req`` with an exact ``==`` pin replaced by its range in RANGES."""
+    if '==' not in req:
+        return req
+    name = re.split(r'[=<>!~;\[ ]', req, maxsplit=1)[0].strip()
+    if name not in RANGES:
+        raise ValueError(f'{req!r} is pinned in requirements/ but setup.py '
+                         'has no range for it: add one to RANGES')
+    return RANGES[name]
+
+
 def parse_requirements(fname):
-    """Read a requirements file, following ``-r`` includes."""
+    """Read a requirements file, following ``-r`` includes; exact pins
+    become ranges (see RANGES)."""
     reqs = []
     with open(osp.join(HERE, fname)) as f:
         for line in f:
@@ -24,7 +58,7 @@ def parse_requirements(fname):
                 reqs += parse_requirements(
                     osp.join(osp.dirname(fname), line[3:].strip()))
             else:
-                reqs.append(line)
+                reqs.append(as_range(line))
     return reqs
 
 
@@ -36,6 +70,8 @@ setup(
     long_description=open(osp.join(HERE, 'README.md')).read(),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
+    # the start-up hook behind mmmae-startup.pth (see mmmae_startup.py)
+    py_modules=['mmmae_startup'],
     python_requires='>=3.10',
     install_requires=parse_requirements('requirements/runtime.txt'),
     extras_require=dict(

@@ -117,6 +117,40 @@ PSEUDO_LABELERS = Registry(
 
 
 # --------------------------------------------------------------------------
+# nested parts resolve in mmmae's scope
+# --------------------------------------------------------------------------
+def _in_own_scope(build_func: Callable) -> Callable:
+    """``build_func`` that looks an unprefixed type up in mmmae's scope when
+    mmmae registers it.
+
+    MMEngine resolves a ``type`` in the *default* scope's registry, so a
+    part that an mmmae module builds (``type='PatchedInputAdapter'`` inside
+    ``mmmae.MultiMAEViT``) would be searched in mmseg's registry under
+    ``default_scope='mmseg'`` and not found. Here such a config gets
+    ``_scope_='mmmae'``; types mmmae does not register keep MMEngine's
+    lookup (the default scope, then the root).
+    """
+
+    @functools.wraps(build_func)
+    def build(cfg, *args, registry: Optional[Registry] = None, **kwargs):
+        kind = cfg.get('type', None) if isinstance(cfg, Mapping) else None
+        if (registry is not None and isinstance(kind, str) and '.' not in kind
+                and '_scope_' not in cfg):
+            registry.import_from_location()
+            if kind in registry.module_dict:
+                cfg = cfg.copy()
+                cfg['_scope_'] = registry.scope
+        return build_func(cfg, *args, registry=registry, **kwargs)
+
+    return build
+
+
+for _registry in [v for v in list(globals().values())
+                  if isinstance(v, Registry) and v.scope == 'mmmae']:
+    _registry.build_func = _in_own_scope(_registry.build_func)
+
+
+# --------------------------------------------------------------------------
 # unknown types: name the field, suggest the closest registered names
 # --------------------------------------------------------------------------
 _NOT_REGISTERED = re.compile(r'^(\S+) is not in the (\S+) registry')

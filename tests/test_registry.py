@@ -160,3 +160,88 @@ def test_suggest_type_and_find_type_field():
     assert R.find_type_field(cfg, 'D') == 'pipeline[1].transforms[0]'
     assert R.find_type_field(cfg, 'A') == ''
     assert R.find_type_field(cfg, 'E') is None
+
+
+@pytest.mark.parametrize('scope', ['mmseg', 'mmaction', 'mmpretrain'])
+def test_nested_parts_resolve_in_mmmae_scope(scope, monkeypatch):
+    """``type='PatchedInputAdapter'`` inside ``mmmae.MultiMAEViT`` under
+    another library's default scope: built from mmmae's registry."""
+    import importlib
+
+    from mmengine.registry import MODELS as ROOT_MODELS
+    from mmengine.registry import DefaultScope
+
+    import mmmae.registry as reg
+    importlib.import_module(f'{scope}.models')
+    cfg = dict(
+        type='mmmae.MultiMAEViT',
+        arch=dict(embed_dims=32, num_layers=1, num_heads=2,
+                  feedforward_channels=64),
+        input_adapters=dict(
+            rgb=dict(type='PatchedInputAdapter', in_channels=3)))
+    with DefaultScope.overwrite_default_scope(scope):
+        model = ROOT_MODELS.build(cfg)
+        assert type(model.input_adapters['rgb']).__name__ == \
+            'PatchedInputAdapter'
+        # the control: MMEngine's own lookup searches the default scope
+        inner = reg.MODELS.build_func
+        while getattr(inner, '__wrapped__', None) is not None:
+            inner = inner.__wrapped__
+        monkeypatch.setattr(reg.MODELS, 'build_func', inner)
+        with pytest.raises(KeyError, match='PatchedInputAdapter'):
+            ROOT_MODELS.build(cfg)
+
+
+_NO_IMPORT_SCRIPTS = {
+    'mmaction': '''
+from mmengine.registry import MODELS, init_default_scope
+init_default_scope('mmaction')
+model = MODELS.build(dict(
+    type='Recognizer3D',
+    backbone=dict(type='mmmae.VideoMAEViT', arch='small', img_size=32,
+                  patch_size=16, num_frames=4),
+    cls_head=dict(type='TimeSformerHead', num_classes=5, in_channels=384),
+    data_preprocessor=dict(type='ActionDataPreprocessor',
+                           format_shape='NCTHW')))
+print('BUILT', type(model.backbone).__name__)
+''',
+    'mmseg': '''
+from mmengine.registry import MODELS, init_default_scope
+init_default_scope('mmseg')
+model = MODELS.build(dict(
+    type='EncoderDecoder',
+    backbone=dict(type='mmmae.MultiMAEViT',
+                  arch=dict(embed_dims=32, num_layers=1, num_heads=2,
+                            feedforward_channels=64),
+                  input_adapters=dict(rgb=dict(type='PatchedInputAdapter',
+                                               in_channels=3))),
+    decode_head=dict(type='FCNHead', in_channels=32, channels=16,
+                     num_convs=1, num_classes=3)))
+print('BUILT', type(model.backbone).__name__)
+''',
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('scope', sorted(_NO_IMPORT_SCRIPTS))
+def test_other_library_config_needs_no_custom_imports(scope, tmp_path):
+    """A fresh process that never imports mmmae builds an MMAction2 /
+    MMSegmentation model naming ``mmmae.X`` (the start-up hook that
+    tools/setup_env.sh installs imports mmmae before the library's models,
+    so its compatibility patches apply)."""
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+    pth = os.path.join(sysconfig.get_paths()['purelib'], 'mmmae-startup.pth')
+    assert os.path.isfile(pth), (
+        f'{pth} is missing: run `bash tools/setup_env.sh` (it installs the '
+        'hook that lets configs name mmmae.X without custom_imports)')
+    script = tmp_path / 'build.py'
+    script.write_text(_NO_IMPORT_SCRIPTS[scope])
+    proc = subprocess.run([sys.executable, str(script)], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'BUILT' in proc.stdout and 'import mmmae failed' not in \
+        proc.stderr

@@ -35,4 +35,12 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >&2
     echo "$WANT" > "$STAMP"
 fi
+# Configs of MMAction2/MMSeg/mmpretrain may then name mmmae.X without
+# custom_imports (mmmae_startup.py); the guard keeps other environments
+# quiet if mmmae is uninstalled later.
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+PTH_LINE="import importlib.util as u; u.find_spec('mmmae_startup') and __import__('mmmae_startup').install()"
+if [ "$(cat "$SITE/mmmae-startup.pth" 2>/dev/null)" != "$PTH_LINE" ]; then
+    echo "$PTH_LINE" > "$SITE/mmmae-startup.pth"
+fi
 echo "$VENV/bin/python"

@@ -37,20 +37,11 @@ warmup_epochs = 10
 max_epochs = 200
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = [
+    dict(_base_.param_scheduler[0], end=warmup_epochs),
     dict(
-        type='LinearLR',
-        start_factor=1e-4,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
+        _base_.param_scheduler[1],
         eta_min_ratio=min_lr / base_lr,
-        by_epoch=True,
         begin=warmup_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True),
+        end=max_epochs),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
-auto_scale_lr = dict(enable=True, base_batch_size=256)
+train_cfg = dict(max_epochs=max_epochs)

@@ -4,7 +4,7 @@
 _base_ = [
     '../_base_/models/videomae_vit-large-p16.py',
     '../_base_/datasets/kinetics400_videomae-pretrain.py',
-    '../_base_/schedules/videomae_pretrain_adamw.py',
+    '../_base_/schedules/videomae_pretrain_adamw_1600e.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -12,10 +12,3 @@ train_dataloader = dict(batch_size=8)  # per GPU
 
 # 64 GPUs x 8 clips = 512; the runner scales base_lr
 # by 512/256: lr = 1.5e-4 x 512 / 256 = 0.0003
-max_epochs = 1600
-# warmup (40 epochs) from the schedule base; cosine to the new end
-param_scheduler = [
-    _base_.param_scheduler[0],
-    dict(_base_.param_scheduler[1], end=max_epochs),
-]
-train_cfg = dict(max_epochs=max_epochs)

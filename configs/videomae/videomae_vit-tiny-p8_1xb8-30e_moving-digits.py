@@ -166,8 +166,7 @@ auto_scale_lr = dict(enable=False, base_batch_size=8)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=1, max_keep_ckpts=3))
 custom_hooks = [
-    dict(type='mmmae.BadSampleLoggerHook'),
-    dict(type='mmmae.FiniteLossCheckHook'),
+    *_base_.custom_hooks,  # bad-sample logging, finite-loss check
     # original | masked | reconstruction | reconstruction (GT patch stats)
     dict(type='mmmae.ReconstructionVisHook', interval=5, num_samples=4),
     # 10-NN top-1 of frozen mean-pooled features: train clips = bank, val

@@ -352,8 +352,16 @@ def convert_mmaction2_videomae(sd: StateDict) -> Tuple[StateDict, List[str]]:
     return out, notes
 
 
-def convert_any_videomae(sd: StateDict) -> Tuple[StateDict, str, List[str]]:
+def convert_any_videomae(sd: StateDict,
+                         hf_config=None) -> Tuple[StateDict, str, List[str]]:
     """Detect the layout and convert to the mmmae algorithm layout.
+
+    Args:
+        sd (dict): Unwrapped state dict.
+        hf_config (optional): HF ``config.json`` (path, mapping or
+            ``PretrainedConfig``) of a HF source, for the notes about values
+            weights do not hold (see
+            :func:`mmmae.utils.hf_converters.inspect_hf_videomae`).
 
     Returns:
         tuple: (state dict with ``backbone.``/``neck.``/``cls_head.`` keys,
@@ -364,7 +372,10 @@ def convert_any_videomae(sd: StateDict) -> Tuple[StateDict, str, List[str]]:
     if fmt == 'hf':
         from .hf_converters import (HFConversionError, convert_hf_videomae,
                                     inspect_hf_videomae)
-        info = inspect_hf_videomae(sd)
+        try:
+            info = inspect_hf_videomae(sd, hf_config=hf_config)
+        except HFConversionError as exc:
+            raise ConversionError(str(exc)) from exc
         notes += [f"HF transformers bias layout: {info['bias_layout']}"]
         notes += info['notes']
         try:

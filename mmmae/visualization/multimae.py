@@ -13,6 +13,10 @@ other helpers turn MultiMAE maps into RGB tiles:
 * :func:`unnormalize_patches`: a per-patch normalised (``norm_rgb``)
   prediction un-normalised with the ground-truth patch mean/std (as
   upstream MultiMAE/VideoMAE visualisations do: it leaks the answer).
+
+:func:`render_multimae_prediction` draws one prediction of
+:func:`mmmae.apis.predict_multimae`: a row per decoder task,
+``input | masked input | prediction``.
 """
 import math
 import os
@@ -28,7 +32,8 @@ from .reconstruction import (_BG, _FG, _FONT, _draw_lines, _line_height,
 __all__ = [
     'MASK_GREY', 'patch_mask_to_pixels', 'grey_out', 'to_uint8_image',
     'colorize_depth', 'depth_range', 'make_palette', 'colorize_labels',
-    'unnormalize_patches', 'make_image_grid', 'save_image'
+    'unnormalize_patches', 'make_image_grid', 'save_image',
+    'MULTIMAE_COLUMN_TITLES', 'render_multimae_prediction'
 ]
 
 #: Fill of hidden patches in masked-input tiles (RGB).
@@ -330,3 +335,154 @@ def save_image(path: str, image: np.ndarray) -> str:
     if not cv2.imwrite(path, np.ascontiguousarray(image[..., ::-1])):
         raise IOError(f'cv2.imwrite could not write {path}')
     return path
+
+
+#: Columns of :func:`render_multimae_prediction`.
+MULTIMAE_COLUMN_TITLES = ('input', 'masked input (grey = hidden)',
+                          'prediction')
+
+
+def _rep(x: np.ndarray, k: int) -> np.ndarray:
+    return x.repeat(k, 0).repeat(k, 1) if k > 1 else x
+
+
+def _expand_tasks(tasks: Sequence[dict]) -> List[dict]:
+    """One entry per drawn row (norm-pix rgb tasks draw two)."""
+    out = []
+    for t in tasks:
+        out += [t, t] if (t['norm'] and t['kind'] == 'rgb') else [t]
+    return out
+
+
+def render_multimae_prediction(data_preprocessor,
+                               geom: dict,
+                               inputs: Dict[str, 'torch.Tensor'],  # noqa
+                               masks: Dict[str, np.ndarray],
+                               preds: Dict[str, 'torch.Tensor'],  # noqa
+                               palette: Optional[Sequence] = None,
+                               classes: Optional[Sequence[str]] = None,
+                               title: str = ''):
+    """Tiles, labels and the grid of one MultiMAE prediction.
+
+    Rows, one per decoder task in ``geom['tasks']`` order:
+
+    * rgb: prediction un-normalised with the preprocessor's mean/std;
+    * norm-pix rgb (per-patch normalised target): two rows, the prediction
+      un-normalised with the *ground-truth* mean/std of every patch (leaks
+      the answer) and the raw z-scores (-3..3 -> black..white);
+    * depth: viridis over the 10-90 % range of the input (of the
+      prediction when depth is not given);
+    * semseg: class ids through ``palette``, prediction = argmax of the
+      logits, up-sampled to full size.
+
+    Inputs that are not given get a "not given" input tile and an all-grey
+    masked-input tile.
+
+    Args:
+        data_preprocessor (MultiMAEDataPreprocessor): for
+            ``denormalize_rgb`` and ``rgb_keys``.
+        geom (dict): :func:`mmmae.apis.multimae_geometry`.
+        inputs (dict): normalised ``(C, H, W)`` / ``(h, w)`` CPU tensors of
+            the given modalities.
+        masks (dict): ``(N,)`` bool per input modality, True = hidden.
+        preds (dict): ``task -> (C, h, w)`` CPU tensors.
+        palette (Sequence, optional): RGB per class (semseg rows);
+            default :func:`make_palette` of the largest class count.
+        classes (Sequence[str], optional): class names for the footnote.
+        title (str): the line above the grid.
+
+    Returns:
+        tuple: ``(image, layout, metrics)``: ``(H, W, 3)`` uint8 RGB, the
+        :func:`make_image_grid` layout plus ``rows`` (row labels), and
+        hidden-pixel errors (``<task>_mse`` rgb, ``<task>_l1`` depth,
+        ``<task>_acc`` semseg) where the input is given.
+    """
+    import torch
+    H, W = geom['img_size']
+    pre = data_preprocessor
+    if palette is None:
+        palette, classes = make_palette(max([1] + [
+            t['channels'] for t in geom['tasks'] if t['kind'] == 'semseg'
+        ] + list(geom['num_classes'].values()))), None
+    grey_tile = np.empty((H, W, 3), np.uint8)
+    grey_tile[:] = np.asarray(MASK_GREY, np.uint8)
+
+    def rgb01(x):
+        return (pre.denormalize_rgb(x[None].float().to(pre.mean.device))[0] /
+                255.).cpu()
+
+    def pixels(target):
+        return (patch_mask_to_pixels(masks[target], (H, W), geom['patch'])
+                if target in masks else np.zeros((H, W), bool))
+
+    rows, labels, metrics = [], [], {}
+    for t in geom['tasks']:
+        task, target, kind = t['task'], t['target'], t['kind']
+        pred = preds[task].float()
+        gt = inputs.get(target)
+        pix = pixels(target)
+        if kind is None:  # unknown target: guess from the channels
+            kind = 'semseg' if pred.shape[0] not in (1, 3) else (
+                'depth' if pred.shape[0] == 1 else 'image')
+        if kind == 'rgb' and target in pre.rgb_keys:
+            gt_t = to_uint8_image(rgb01(gt)) if gt is not None else None
+            if t['norm']:
+                leak_t = None
+                if gt is not None:
+                    leak = unnormalize_patches(pred, gt.float(),
+                                               t['norm_patch'])
+                    leak_t = to_uint8_image(rgb01(torch.from_numpy(leak)))
+                raw_t = to_uint8_image((pred.numpy() + 3.) / 6.)
+                for lab, p_t in ((f'{task} (GT patch stats: leaks)', leak_t),
+                                 (f'{task} raw z-scores', raw_t)):
+                    rows.append([gt_t, None, p_t])
+                    labels.append(lab)
+                continue
+            p01 = rgb01(pred).clamp(0, 1)
+            p_t = to_uint8_image(p01)
+            if gt is not None and pix.any():
+                d = (p01 - rgb01(gt).clamp(0, 1)).numpy()[:, pix]
+                metrics[f'{task}_mse'] = float((d * d).mean())
+        elif kind == 'depth' or (kind == 'image' and pred.shape[0] == 1):
+            vmin, vmax = depth_range(gt if gt is not None else pred, 10., 90.)
+            gt_t = colorize_depth(gt, vmin, vmax) if gt is not None else None
+            p_t = colorize_depth(pred, vmin, vmax)
+            if gt is not None and pix.any():
+                metrics[f'{task}_l1'] = float(
+                    np.abs(pred.numpy()[0] - gt.numpy().reshape(H, W))[pix]
+                    .mean())
+        elif kind == 'semseg':
+            lab = _rep(pred.argmax(0).numpy(), t['stride'])
+            p_t = colorize_labels(lab, palette)
+            gt_t = None
+            if gt is not None:
+                g = _rep(gt.numpy().reshape(gt.shape[-2:]), H // gt.shape[-2])
+                gt_t = colorize_labels(g, palette)
+                if pix.any():
+                    metrics[f'{task}_acc'] = float((lab == g)[pix].mean())
+        else:
+            gt_t = to_uint8_image(gt.float()) if gt is not None else None
+            p_t = to_uint8_image(pred)
+        rows.append([gt_t, None, p_t])
+        labels.append(task)
+    # masked-input column: hidden patches grey; not given = all grey
+    for row, t in zip(rows, _expand_tasks(geom['tasks'])):
+        row[1] = (grey_tile.copy() if row[0] is None else grey_out(
+            row[0], pixels(t['target'])))
+    notes = []
+    if any(t['norm'] for t in geom['tasks']):
+        notes.append('norm_rgb (GT patch stats) un-normalises every patch '
+                     'with the mean/std of the true rgb patch: it leaks the '
+                     'answer; the raw z-scores row (-3..3 -> black..white) '
+                     'is the honest one.')
+    if any(t['kind'] == 'depth' for t in geom['tasks']):
+        notes.append('depth: standardised, viridis over the input 10-90% '
+                     'range (dark = near).')
+    if palette is not None and classes:
+        notes.append('semseg: ' + ', '.join(
+            f'{i} {c}' for i, c in enumerate(classes)) + '.')
+    img, layout = make_image_grid(rows, labels, MULTIMAE_COLUMN_TITLES,
+                                  title=title, footnote=' '.join(notes),
+                                  return_layout=True)
+    layout['rows'] = labels
+    return img, layout, metrics

@@ -526,3 +526,20 @@ def test_cache_frames_tool(h264, tmp_path, capsys):
     assert 'wrote' in capsys.readouterr().out
     np.testing.assert_array_equal(
         np.load(tmp_path / 'c' / 'gops.npy', mmap_mode='r'), frames)
+
+
+def test_unsorted_distinct_indices_keep_their_order(tmp_path):
+    """Two test clips give distinct but unsorted frame indices (0..28 then
+    11..39): each frame must come back where its index stands."""
+    import numpy as np
+
+    from mmmae.datasets.transforms.video_decode import VideoDecode
+    frames = np.stack([np.full((4, 4, 3), i, np.uint8) for i in range(40)])
+
+    class Reader:
+        def get_batch(self, inds):
+            return frames[np.asarray(inds)]
+
+    inds = np.concatenate([np.arange(0, 29, 4), np.arange(11, 40, 4)])
+    out = VideoDecode._read(Reader(), inds)
+    assert out[:, 0, 0, 0].tolist() == inds.tolist()

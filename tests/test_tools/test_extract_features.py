@@ -1,5 +1,6 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""tools/extract_features.py: windows, shapes, numerics, bad videos, inputs."""
+"""tools/extract_features.py (mmmae.apis.extract_features): windows, shapes,
+numerics, bad videos, inputs."""
 import importlib.util
 import json
 import os
@@ -12,7 +13,9 @@ import torch
 
 import mmmae  # noqa: F401
 from conftest import REPO_ROOT, random_video, write_mp4
+from mmmae.apis import window_frame_indices, window_starts
 
+# the command line (main); the logic is tested through mmmae.apis
 _spec = importlib.util.spec_from_file_location(
     'extract_features', osp.join(REPO_ROOT, 'tools', 'extract_features.py'))
 tool = importlib.util.module_from_spec(_spec)
@@ -92,23 +95,23 @@ def _meta(path):
 
 
 def test_window_starts():
-    starts = tool.window_starts(40, 4, 2, 4)
+    starts = window_starts(40, 4, 2, 4)
     assert starts == list(range(0, 33, 4))
-    idx = tool.window_frame_indices(starts, 40, 4, 2)
+    idx = window_frame_indices(starts, 40, 4, 2)
     assert idx.shape == (9, 4)
     assert idx[-1].tolist() == [32, 34, 36, 38]
     # one more frame: a 10th window, padded with the last frame
-    starts = tool.window_starts(41, 4, 2, 4)
+    starts = window_starts(41, 4, 2, 4)
     assert starts[-1] == 36
-    assert tool.window_frame_indices(starts, 41, 4,
-                                     2)[-1].tolist() == [36, 38, 40, 40]
+    assert window_frame_indices(starts, 41, 4,
+                                2)[-1].tolist() == [36, 38, 40, 40]
     # a video shorter than a window: one padded window
-    assert tool.window_starts(5, 4, 2, 4) == [0]
-    assert tool.window_frame_indices([0], 5, 4, 2).tolist() == [[0, 2, 4, 4]]
-    assert tool.window_starts(0, 4, 2, 4) == []
+    assert window_starts(5, 4, 2, 4) == [0]
+    assert window_frame_indices([0], 5, 4, 2).tolist() == [[0, 2, 4, 4]]
+    assert window_starts(0, 4, 2, 4) == []
     # defaults 16 x 4, stride 16
-    assert tool.window_starts(64, 16, 4, 16) == [0]
-    assert tool.window_starts(65, 16, 4, 16) == [0, 16]
+    assert window_starts(64, 16, 4, 16) == [0]
+    assert window_starts(65, 16, 4, 16) == [0, 16]
 
 
 def _by_hand(env, video, frame_idx, short_side):
@@ -144,7 +147,7 @@ def test_pooled_matches_manual(env, tmp_path, capsys):
     assert meta['window_span'] == 8 and meta['short_side'] == 40
     # windows in the first, second and last batch (cache across batches)
     for w in (0, 5, 8):
-        idx = tool.window_frame_indices([4 * w], 40, 4, 2)[0]
+        idx = window_frame_indices([4 * w], 40, 4, 2)[0]
         ref = _by_hand(env, env['vids'] / 'a.mp4', idx, 40).mean(0)
         np.testing.assert_allclose(feats[w], ref.numpy(), atol=1e-5, rtol=0)
     assert 'extracted 1, skipped 0' in capsys.readouterr().out
@@ -161,7 +164,7 @@ def test_tokens_layers_shapes(env, tmp_path):
     tok = np.load(tokens / 'a.npy')
     assert tok.shape == (9, N, D)
     np.testing.assert_allclose(tok.mean(1), ref, atol=1e-5)
-    idx = tool.window_frame_indices([12], 40, 4, 2)[0]
+    idx = window_frame_indices([12], 40, 4, 2)[0]
     manual = _by_hand(env, video, idx, 32).numpy()
     np.testing.assert_allclose(tok[3], manual, atol=1e-5, rtol=0)
 

@@ -114,6 +114,69 @@ def test_official_pretrain(tmp_path, name, num_frames):
     torch.testing.assert_close(pred, fx['outputs'], **TOL)
 
 
+def _fold_layer_scale(sd):
+    """The same function without layer scale: ``g * (W x + b)`` is
+    ``(g W) x + g b``, so gamma_1/gamma_2 go into the rows of attn.proj /
+    mlp.fc2 (independent of how the model applies them)."""
+    out = dict(sd)
+    for key in [k for k in sd if k.endswith('.gamma_1')]:
+        p = key[:-len('gamma_1')]
+        g1, g2 = out.pop(p + 'gamma_1'), out.pop(p + 'gamma_2')
+        for name, g in (('attn.proj', g1), ('mlp.fc2', g2)):
+            out[f'{p}{name}.weight'] = sd[f'{p}{name}.weight'] * g[:, None]
+            out[f'{p}{name}.bias'] = sd[f'{p}{name}.bias'] * g
+    return out
+
+
+@pytest.mark.parametrize('name,num_frames', [
+    ('videomae_v1_pretrain_tiny.pth', 16),
+    ('videomae_v2_pretrain_tiny.pth', 4),
+])
+def test_official_pretrain_with_layer_scale(tmp_path, capsys, name,
+                                            num_frames):
+    """Official ``init_values > 0``: every encoder AND decoder block has
+    gamma_1/gamma_2; the inferred decoder must have layer scale too."""
+    fx = load_fixture(name)
+    sd = dict(fx['checkpoint']['model'])
+    gen = torch.Generator().manual_seed(0)
+    for part, dims in (('encoder', 64), ('decoder', 32)):
+        for i in range(2):
+            for g in ('gamma_1', 'gamma_2'):
+                sd[f'{part}.blocks.{i}.{g}'] = 0.05 + torch.rand(
+                    dims, generator=gen)
+    rc, out = convert(tmp_path, {'model': sd})
+    report = capsys.readouterr()
+    assert rc == 0, report.err
+    assert '0 missing, 0 unexpected, 0 shape mismatches' in report.out
+    conv = out['state_dict']
+    assert len(conv) == 62 + 8
+    cfg = out['meta']['inferred_config']
+    assert cfg['backbone']['layer_scale_init_value'] > 0
+    assert cfg['neck']['layer_scale_init_value'] > 0
+
+    # the model the CLI describes (heads and clip size are not in weights)
+    bcfg = dict(cfg['backbone'], arch=ARCH, img_size=32,
+                num_frames=num_frames)
+    model = MODELS.build(
+        dict(type='mmmae.VideoMAE', backbone=bcfg,
+             neck=dict(cfg['neck'], decoder_num_heads=2),
+             head=dict(type='mmmae.VideoMAEPretrainHead', patch_size=8,
+                       tubelet_size=2))).eval()
+    model.load_state_dict(conv, strict=True)
+    ref = build_algorithm(num_frames)
+    ref.load_state_dict(_fold_layer_scale(conv), strict=True)
+    mask, dmask = fx['mask'], fx.get('decode_mask')
+    with torch.no_grad():
+        enc = model.backbone(fx['inputs'], mask)
+        pred = model.neck(enc, mask, dmask)
+        ref_enc = ref.backbone(fx['inputs'], mask)
+        ref_pred = ref.neck(ref_enc, mask, dmask)
+    torch.testing.assert_close(enc, ref_enc, **TOL)
+    torch.testing.assert_close(pred, ref_pred, **TOL)
+    # the gammas matter: without them the official outputs come back
+    assert (pred - fx['outputs']).abs().max() > 1e-2
+
+
 def test_official_finetune_to_recognizer(tmp_path):
     fx = load_fixture('videomae_v1_finetune_tiny.pth')
     rc, out = convert(tmp_path, fx['checkpoint'])  # {'module': sd}
@@ -323,6 +386,55 @@ def test_hf_pretrain(tmp_path, name):
     q = out['state_dict']['backbone.blocks.1.attn.q_bias']
     assert torch.equal(
         q, hf_sd['videomae.encoder.layer.1.attention.attention.query.bias'])
+
+
+def test_hf_folder_config_gives_eps_and_heads(tmp_path, capsys):
+    """A ``save_pretrained`` folder: config.json next to the weights gives
+    layer_norm_eps (HF default 1e-12), the heads and the clip size; the
+    model of the inferred config reproduces HF within 1e-6."""
+    pytest.importorskip('transformers')
+    from transformers import VideoMAEForPreTraining
+    torch.manual_seed(0)
+    hf = VideoMAEForPreTraining(_hf_config(layer_norm_eps=1e-12)).eval()
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in hf.parameters():
+            if p.dim() == 1:
+                p.add_(0.1 * torch.randn(p.shape, generator=gen))
+    folder = tmp_path / 'hf'
+    hf.save_pretrained(str(folder))
+    dst = tmp_path / 'out.pth'
+    assert cli.main([str(folder / 'model.safetensors'), str(dst)]) == 0
+    assert 'config.json' in capsys.readouterr().out
+    cfg = torch.load(dst, weights_only=False)['meta']['inferred_config']
+    bb, neck = cfg['backbone'], cfg['neck']
+    assert (bb['norm_eps'], neck['norm_eps'], neck['final_norm_eps']) == (
+        1e-12, 1e-12, 1e-5)
+    assert (bb['arch']['num_heads'], neck['decoder_num_heads']) == (4, 2)
+    assert (bb['img_size'], bb['num_frames']) == (32, 4)
+    model = MODELS.build(
+        dict(type='mmmae.VideoMAE', backbone=bb, neck=neck,
+             head=dict(type='mmmae.VideoMAEPretrainHead', patch_size=8,
+                       tubelet_size=2))).eval()
+    model.load_state_dict(torch.load(dst)['state_dict'], strict=True)
+    x = torch.randn(2, 3, 4, 32, 32)
+    mask = torch.zeros(2, 32, dtype=torch.bool)
+    mask[0, ::2] = True
+    mask[1, 1::2] = True
+    with torch.no_grad():
+        ref = hf(pixel_values=x.permute(0, 2, 1, 3, 4),
+                 bool_masked_pos=mask).logits
+        pred = model.neck(model.backbone(x, mask), mask)
+    assert (pred - ref).abs().max() <= 1e-6
+
+    # without a config.json: HF's default eps is assumed, and said so
+    bare = tmp_path / 'bare' / 'model.safetensors'
+    bare.parent.mkdir()
+    bare.write_bytes((folder / 'model.safetensors').read_bytes())
+    assert cli.main([str(bare), str(tmp_path / 'bare.pth')]) == 0
+    assert 'no HF config given' in capsys.readouterr().out
+    meta = torch.load(tmp_path / 'bare.pth', weights_only=False)['meta']
+    assert meta['inferred_config']['backbone']['norm_eps'] == 1e-12
 
 
 def test_hf_without_final_norm_strict(tmp_path, capsys):

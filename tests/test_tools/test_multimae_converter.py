@@ -417,3 +417,117 @@ def test_one_wrong_shape_is_named_exactly(pretrain, tmp_path, capsys, key,
         in err
     assert f'{name}: checkpoint {shape} vs model {model_shape}' in err
     assert err.count(': checkpoint (') == 1
+
+
+# --------------------------------------------------------------------------
+# output-only tasks: a decoder without an input adapter
+# --------------------------------------------------------------------------
+def _without_semseg_input(pretrain, keep_task_embedding):
+    """rgb-depth in, rgb-depth-semseg out (official layout): no
+    ``input_adapters.semseg.*``; the official decoders' context tasks are
+    the input domains, so no ``task_embeddings.semseg`` either unless
+    ``keep_task_embedding``."""
+    return {
+        k: v
+        for k, v in pretrain['checkpoint']['model'].items()
+        if not k.startswith('input_adapters.semseg.') and (
+            keep_task_embedding or not k.endswith('task_embeddings.semseg'))
+    }
+
+
+def _rgb_depth_masks(batch=2, seed=0):
+    """4 rgb + 2 depth visible tokens per sample, different positions."""
+    gen = torch.Generator().manual_seed(seed)
+    masks = {}
+    for task, keep in (('rgb', 4), ('depth', 2)):
+        rows = []
+        for _ in range(batch):
+            m = torch.ones(16, dtype=torch.bool)
+            m[torch.randperm(16, generator=gen)[:keep]] = False
+            rows.append(m)
+        masks[task] = torch.stack(rows)
+    return masks
+
+
+@pytest.mark.parametrize('keep_task_embedding', [True, False])
+def test_output_only_semseg_decoder(pretrain, tmp_path, capsys,
+                                    keep_task_embedding):
+    """The semseg decoder's stride is in no weight: the official value (4)
+    is taken, reported as guessed, and the converted model predicts what
+    the full model predicts from rgb-depth."""
+    sd = _without_semseg_input(pretrain, keep_task_embedding)
+    rc, dst = _convert(tmp_path, {'model': sd}, *HEADS)
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert '0 missing, 0 unexpected, 0 shape mismatches' in out
+    assert 'guessed semseg: stride_level=4 (5 channels' in out
+    ckpt = _load(dst)
+    cfg = ckpt['meta']['inferred_config']
+    assert list(cfg['backbone']['input_adapters']) == ['rgb', 'depth']
+    assert cfg['neck']['output_adapters']['semseg'] == dict(num_channels=5,
+                                                            stride_level=4)
+    context = ['rgb', 'depth'] + (['semseg'] if keep_task_embedding else [])
+    assert cfg['neck']['common']['context_tasks'] == context
+    model = MODELS.build(
+        dict(type='mmmae.MultiMAE', backbone=cfg['backbone'],
+             neck=cfg['neck'])).eval()
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+
+    # reference: the full official model, given rgb-depth only
+    rc, full_dst = _convert(tmp_path, pretrain['checkpoint'], *HEADS,
+                            name='full.pth')
+    assert rc == 0
+    full_ckpt = _load(full_dst)
+    fcfg = full_ckpt['meta']['inferred_config']
+    full = MODELS.build(
+        dict(type='mmmae.MultiMAE', backbone=fcfg['backbone'],
+             neck=fcfg['neck'])).eval()
+    full.load_state_dict(full_ckpt['state_dict'], strict=True)
+    inputs = {k: pretrain['inputs'][k] for k in ('rgb', 'depth')}
+    masks = _rgb_depth_masks()
+    with torch.no_grad():
+        preds = model.neck(*model.backbone(inputs, masks))
+        ref = full.neck(*full.backbone(inputs, masks))
+    assert preds['semseg'].shape == (2, 5, 8, 8)
+    for task in ('rgb', 'depth', 'semseg'):
+        if task == 'semseg' and not keep_task_embedding:
+            # its queries lack the (dropped) semseg task embedding
+            assert (preds[task] - ref[task]).abs().max() > 1e-3
+        else:
+            torch.testing.assert_close(preds[task], ref[task], **TOL)
+
+
+def test_output_only_stride_option(pretrain, tmp_path, capsys):
+    """--stride-level picks another reading of the same out_proj rows
+    (20 = 5 x 2 x 2 = 20 x 1 x 1); one the weights cannot have fails."""
+    sd = _without_semseg_input(pretrain, False)
+    rc, dst = _convert(tmp_path, {'model': sd}, *HEADS, '--stride-level',
+                       'semseg=8')
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert 'guessed semseg' not in out
+    cfg = _load(dst)['meta']['inferred_config']
+    assert cfg['neck']['output_adapters']['semseg'] == dict(num_channels=20,
+                                                            stride_level=8)
+    rc, _ = _convert(tmp_path, {'model': sd}, *HEADS, '--stride-level',
+                     'semseg=2', name='bad.pth')
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert '--stride-level semseg=2 does not fit' in err
+    assert 'allow strides [4, 8]' in err
+    with pytest.raises(SystemExit):
+        cli.parse_args(['a', 'b', '--stride-level', 'semseg'])
+
+
+def test_output_only_task_with_unofficial_name(pretrain, tmp_path, capsys):
+    """No official stride for the name: the smallest the weights allow."""
+    sd = {
+        k.replace('output_adapters.semseg.', 'output_adapters.seg.'): v
+        for k, v in _without_semseg_input(pretrain, False).items()
+    }
+    rc, dst = _convert(tmp_path, {'model': sd}, *HEADS)
+    assert rc == 0
+    assert 'the smallest the weights allow' in capsys.readouterr().out
+    cfg = _load(dst)['meta']['inferred_config']
+    assert cfg['neck']['output_adapters']['seg'] == dict(num_channels=5,
+                                                         stride_level=4)

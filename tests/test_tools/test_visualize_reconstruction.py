@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from mmmae.apis import find_train_pipeline, make_deterministic_pipeline
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 MEAN = [123.675, 116.28, 103.53]
@@ -23,7 +25,7 @@ def _load_tool():
     return mod
 
 
-tool = _load_tool()
+tool = _load_tool()  # the command line; the logic is in mmmae.apis
 
 
 def _cfg_dict(video_dir, work_dir):
@@ -125,7 +127,7 @@ def test_deterministic_pipeline_rewrites():
              input_size=(4, 4, 4),
              mask_ratio=0.5),
     ]
-    out = tool.make_deterministic_pipeline(pipe, mask_ratio=0.5)
+    out = make_deterministic_pipeline(pipe, mask_ratio=0.5)
     types = [s['type'] for s in out]
     assert types == [
         'mmaction.DecordInit', 'mmaction.SampleFrames',
@@ -138,16 +140,16 @@ def test_deterministic_pipeline_rewrites():
     assert out[7]['mask_ratio'] == 0.5  # decoder mask untouched (was 0.5)
     assert pipe[1]['num_clips'] == 2  # input not modified
     # crop size from a later fixed Resize, then from input_size
-    out = tool.make_deterministic_pipeline([
+    out = make_deterministic_pipeline([
         dict(type='RandomResizedCrop'),
         dict(type='Resize', scale=(48, 48), keep_ratio=False)
     ])
     assert out[1]['crop_size'] == (48, 48)
-    out = tool.make_deterministic_pipeline([dict(type='RandomResizedCrop')],
-                                           input_size=16)
+    out = make_deterministic_pipeline([dict(type='RandomResizedCrop')],
+                                      input_size=16)
     assert out[1]['crop_size'] == (16, 16)
     with pytest.raises(ValueError):
-        tool.make_deterministic_pipeline([dict(type='RandomResizedCrop')])
+        make_deterministic_pipeline([dict(type='RandomResizedCrop')])
 
 
 def test_find_train_pipeline_unwraps_and_keeps_scope():
@@ -167,15 +169,15 @@ def test_find_train_pipeline_unwraps_and_keeps_scope():
                 dict(
                     type='RepeatAugDataset', _scope_='mmaction', pipeline=pipe)
             ]))))
-    found, scope = tool.find_train_pipeline(cfg)
+    found, scope = find_train_pipeline(cfg)
     assert scope == 'mmaction' and found == pipe
-    steps = tool.make_deterministic_pipeline(found)
+    steps = make_deterministic_pipeline(found)
     with DefaultScope.overwrite_default_scope(scope):
         Compose(steps)  # plain mmaction names resolve in that scope
     cfg = Config(dict(train_dataloader=dict(dataset=dict(pipeline=pipe))))
-    assert tool.find_train_pipeline(cfg) == (pipe, None)
+    assert find_train_pipeline(cfg) == (pipe, None)
     with pytest.raises(KeyError):
-        tool.find_train_pipeline(Config(dict()))
+        find_train_pipeline(Config(dict()))
 
 
 def test_collect_videos(video_dir, tmp_path):

@@ -358,3 +358,122 @@ def test_not_hf():
     assert not is_hf_videomae(official)
     with pytest.raises(HFConversionError):
         inspect_hf_videomae(official)
+
+
+# --------------------------------------------------------------------------
+# LayerNorm eps: HF's own values, carried into the mmmae config
+# --------------------------------------------------------------------------
+EXACT = 1e-6  # what the eps-aware config must reach
+
+
+def build_hf_own_eps(cls, config, seed=0):
+    """A HF model with HF's eps left alone (no alignment)."""
+    torch.manual_seed(seed)
+    model = cls(config)
+    perturb_(model, seed + 1)
+    return model.eval()
+
+
+def ours_from_info(info, norm_pix=True):
+    """The mmmae model :func:`inspect_hf_videomae` describes."""
+    backbone = dict(type='mmmae.VideoMAEViT', **info['backbone'])
+    if info['neck'] is None:
+        return MODELS.build(backbone).eval()
+    return MODELS.build(
+        dict(
+            type='mmmae.VideoMAE',
+            backbone=backbone,
+            neck=dict(type='mmmae.VideoMAEPretrainDecoder', **info['neck']),
+            head=dict(
+                type='mmmae.VideoMAEPretrainHead',
+                norm_pix=norm_pix,
+                patch_size=PATCH,
+                tubelet_size=TUBELET))).eval()
+
+
+@pytest.mark.parametrize('layer_norm_eps', [1e-12, 1e-7])
+def test_pretrain_parity_with_hf_eps(layer_norm_eps):
+    """HF's eps (layer_norm_eps in the blocks and videomae.layernorm, 1e-5
+    in decoder.norm) reach the mmmae config: equal within 1e-6, where the
+    mmmae defaults (1e-6 everywhere) are ~1e-5 off."""
+    cfg = hf_config(num_frames=16, layer_norm_eps=layer_norm_eps)
+    hf = build_hf_own_eps(VideoMAEForPreTraining, cfg)
+    info = inspect_hf_videomae(hf.state_dict(), hf_config=hf.config)
+    assert info['backbone']['norm_eps'] == layer_norm_eps
+    assert info['neck']['norm_eps'] == layer_norm_eps
+    assert info['neck']['final_norm_eps'] == 1e-5
+    assert (info['backbone']['img_size'], info['backbone']['num_frames'],
+            info['backbone']['arch']['num_heads'],
+            info['neck']['decoder_num_heads']) == (IMG, 16, 4, 2)
+    assert info['norm_pix'] is True
+    ours = ours_from_info(info)
+    sd = convert_hf_videomae(hf.state_dict())
+    ours.load_state_dict(sd, strict=True)
+
+    torch.manual_seed(3)
+    x = torch.randn(2, 3, 16, IMG, IMG)
+    mask = tube_mask(2, (8, 4, 4), 12, seed=0)
+    hf_logits, hf_loss = hf_forward(hf, x, mask)
+    pred, loss = ours_forward(ours, x, mask)
+    diff = (pred - hf_logits).abs().max().item()
+    print(f'HF import, pretraining, layer_norm_eps={layer_norm_eps:g}: max '
+          f'diff {diff:.3g}')
+    assert diff <= EXACT
+    torch.testing.assert_close(loss, hf_loss, atol=EXACT, rtol=EXACT)
+
+    # the test can tell: the old eps-blind config is further off
+    blind = ours_pretrain()
+    blind.load_state_dict(sd, strict=True)
+    assert (ours_forward(blind, x, mask)[0] - hf_logits).abs().max() > EXACT
+
+
+def test_classification_parity_with_hf_eps():
+    """Mean pooling: fc_norm is HF's hard-coded 1e-5, the blocks
+    layer_norm_eps (default 1e-12, here without a config: the default is
+    assumed and a note says so)."""
+    cfg = hf_config(num_frames=4, use_mean_pooling=True, num_labels=5,
+                    layer_norm_eps=1e-12)
+    hf = build_hf_own_eps(VideoMAEForVideoClassification, cfg)
+    info = inspect_hf_videomae(hf.state_dict())
+    assert any('no HF config given' in n for n in info['notes'])
+    assert info['backbone']['norm_eps'] == 1e-12
+    assert info['backbone']['fc_norm_eps'] == 1e-5
+    # without a config the heads are guessed (1 for width 64): set them
+    assert info['backbone']['arch']['num_heads'] == 1
+    arch = dict(info['backbone']['arch'], num_heads=4)
+    backbone = ours_from_info(
+        dict(info, backbone=dict(info['backbone'], arch=arch, img_size=IMG,
+                                 num_frames=4)))
+    sd = convert_hf_videomae(hf.state_dict(), warn=False)
+    backbone.load_state_dict(
+        {k[9:]: v for k, v in sd.items() if k.startswith('backbone.')},
+        strict=True)
+    assert backbone.fc_norm.eps == 1e-5
+    assert {m.eps for n, m in backbone.named_modules()
+            if isinstance(m, torch.nn.LayerNorm) and n != 'fc_norm'} == {
+                1e-12}
+    x = torch.randn(2, 3, 4, IMG, IMG)
+    with torch.no_grad():
+        ref = hf(pixel_values=x.permute(0, 2, 1, 3, 4)).logits
+        logits = F.linear(backbone(x), sd['cls_head.fc_cls.weight'],
+                          sd['cls_head.fc_cls.bias'])
+    diff = (logits - ref).abs().max().item()
+    print(f'HF import, classification: max diff {diff:.3g}')
+    assert diff <= EXACT
+
+
+def test_load_hf_config(tmp_path):
+    import json
+
+    from mmmae.utils.hf_converters import load_hf_config
+    cfg = hf_config(num_frames=4, layer_norm_eps=1e-9)
+    cfg.save_pretrained(str(tmp_path))
+    for src in (str(tmp_path), str(tmp_path / 'config.json'), cfg,
+                cfg.to_dict()):
+        assert load_hf_config(src)['layer_norm_eps'] == 1e-9
+    assert load_hf_config(None) is None
+    with pytest.raises(HFConversionError, match='no HF config'):
+        load_hf_config(str(tmp_path / 'missing'))
+    (tmp_path / 'other.json').write_text(json.dumps({'model_type': 'vit'}))
+    with pytest.raises(HFConversionError, match="model_type 'vit'"):
+        load_hf_config(str(tmp_path / 'other.json'))

@@ -46,7 +46,6 @@ Timing (alternating implementations, CPU time on CPU) and working memory
 are imported.
 """
 import argparse
-import logging
 import os.path as osp
 import statistics
 import sys
@@ -393,19 +392,12 @@ def build_models(args, device):
     """mmmae ``MultiMAE`` (official init) and the reference with its
     weights (1-D parameters and tokens perturbed first, so a swapped bias
     or embedding would show in the loss)."""
-    from mmengine.logging import MMLogger
-
+    from mmmae.apis import quiet_init_weights
     from mmmae.registry import MODELS
     torch.manual_seed(args.seed)
     ours = MODELS.build(ours_cfg(args))
     # MMEngine logs every parameter's init at INFO: keep the output a table
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        ours.init_weights()
-    finally:
-        logger.setLevel(level)
+    quiet_init_weights(ours)
     gen = torch.Generator().manual_seed(args.seed + 1)
     with torch.no_grad():
         for name, prm in ours.named_parameters():

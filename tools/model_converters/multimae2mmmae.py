@@ -6,7 +6,7 @@ Usage::
 
     python tools/model_converters/multimae2mmmae.py SRC DST \
         [--to auto|algorithm|backbone|classifier] [--strict] \
-        [--num-heads N] [--decoder-num-heads N]
+        [--num-heads N] [--decoder-num-heads N] [--stride-level TASK=S]
 
 Sources (detected from the keys, not the file name):
 
@@ -289,7 +289,8 @@ def _vote(votes: Votes, sd: StateDict, key: str, dim: int,
 
 def infer_config(sd: StateDict,
                  num_heads: Optional[int] = None,
-                 decoder_num_heads: Optional[int] = None) -> dict:
+                 decoder_num_heads: Optional[int] = None,
+                 stride_levels: Optional[Dict[str, int]] = None) -> dict:
     """mmmae model config matching the shapes of a converted state dict.
 
     Every size is a majority vote of all the tensors that show it
@@ -302,6 +303,10 @@ def infer_config(sd: StateDict,
         num_heads (int, optional): Encoder heads; guessed from the width
             when None (heads never change a shape).
         decoder_num_heads (int, optional): Decoder heads, likewise.
+        stride_levels (dict, optional): ``stride_level`` of decoders whose
+            task has no input adapter (e.g. ``{'semseg': 4}``), by decoder
+            or task name; guessed when absent (official MultiMAE: semseg 4,
+            others 1).
 
     Returns:
         dict: ``backbone``, ``neck`` (or None), ``head`` (or None) configs
@@ -421,7 +426,8 @@ def infer_config(sd: StateDict,
     if decs:
         cfg['neck'] = _infer_decoders(sd, decs, adapters, width, patch_hw,
                                       patch_size, img_size,
-                                      decoder_num_heads, guessed)
+                                      decoder_num_heads, guessed,
+                                      stride_levels)
     if hw is not None:
         classes = Votes('num_classes')
         classes.add(hw[0], 'head.head.weight')
@@ -437,12 +443,87 @@ def _any_key(sd: StateDict, pattern: str) -> bool:
     return any(pat.match(k) for k in sd)
 
 
-def _infer_decoders(sd: StateDict, decs: List[str], adapters: dict,
-                    width: int, patch_hw: Tuple[int, int], patch_size,
-                    img_size, decoder_num_heads: Optional[int],
-                    guessed: List[str]) -> dict:
+#: ``stride_level`` of the official MultiMAE domain configs
+#: (``DOMAIN_CONF``): semseg maps are 1/4 resolution, every other domain is
+#: full resolution.
+_OFFICIAL_STRIDES = {'semseg': 4}
+
+
+def _output_stride(name: str, task: str, rows: Votes,
+                   patch_hw: Tuple[int, int], given: Dict[str, int],
+                   guessed: List[str]) -> int:
+    """``stride_level`` of a decoder whose task has no input adapter.
+
+    ``out_proj`` predicts ``C * (ph / s) * (pw / s)`` values per token and
+    neither ``C`` nor ``s`` is stored elsewhere, so the weights allow every
+    ``s`` that divides the patch and leaves a whole ``C``. Order of choice:
+    ``--stride-level``, the official MultiMAE stride of the task name
+    (semseg 4, others 1) when the weights allow it, else the smallest
+    allowed stride. Anything but ``--stride-level`` is reported as guessed.
+
+    Args:
+        name (str): Decoder name (``neck.output_adapters.{name}``).
+        task (str): Its task (``name`` or, for ``norm_rgb``, ``rgb``).
+        rows (Votes): Votes for the ``out_proj`` rows.
+        patch_hw (tuple): Full-resolution patch size.
+        given (dict): ``--stride-level`` values by decoder or task name.
+        guessed (list): Receives the guess, if one was made.
+
+    Returns:
+        int: The stride.
+
+    Raises:
+        ConversionError: No stride fits the weights (or the given one does
+            not).
+    """
+    ph, pw = patch_hw
+    n = rows.winner()
+    if n is None:  # no out_proj: the caller names the missing weight
+        return given.get(name, given.get(task, 1))
+    allowed = [
+        s for s in range(1, min(ph, pw) + 1)
+        if ph % s == 0 and pw % s == 0 and n % ((ph // s) * (pw // s)) == 0
+    ]
+    for key in (name, task):
+        if key in given:
+            if given[key] not in allowed:
+                raise ConversionError(
+                    f'--stride-level {key}={given[key]} does not fit '
+                    f'neck.output_adapters.{name}.out_proj ({n} rows, patch '
+                    f'{patch_hw}): the weights allow strides {allowed}')
+            return given[key]
+    if not allowed:
+        raise ConversionError(
+            f'neck.output_adapters.{name}.out_proj.weight has {n} rows: no '
+            f'stride_level makes it channels x pixels of a patch {patch_hw}')
+    official = _OFFICIAL_STRIDES.get(task, 1)
+    stride = official if official in allowed else allowed[0]
+    why = ('the official MultiMAE stride of ' + repr(task)
+           if stride == official else 'the smallest the weights allow')
+    channels = n // ((ph // stride) * (pw // stride))
+    guessed.append(
+        f'{name}: stride_level={stride} ({channels}'
+        f' channels; no {task!r} input adapter to read it from, {why}; the '
+        f'weights allow {allowed}: pass --stride-level {name}=S)')
+    return stride
+
+
+def _infer_decoders(sd: StateDict,
+                    decs: List[str],
+                    adapters: dict,
+                    width: int,
+                    patch_hw: Tuple[int, int],
+                    patch_size,
+                    img_size,
+                    decoder_num_heads: Optional[int],
+                    guessed: List[str],
+                    stride_levels: Optional[Dict[str, int]] = None) -> dict:
     """``mmmae.MultiMAEDecoder`` config of the ``neck.output_adapters.*``
-    weights; the shared sizes are votes over every decoder."""
+    weights; the shared sizes are votes over every decoder.
+
+    ``stride_levels`` (decoder or task name -> stride) sets the resolution
+    of decoders whose task has no input adapter (see
+    :func:`_output_stride`)."""
     ddims, dffn = Votes('decoder embed_dims'), Votes('decoder hidden')
     prefixes = [f'neck.output_adapters.{name}.' for name in decs]
     for p in prefixes:
@@ -487,11 +568,17 @@ def _infer_decoders(sd: StateDict, decs: List[str], adapters: dict,
             base = [n for n in adapters if name.endswith('_' + n)]
             if base:  # official norm_rgb: the rgb queries
                 task = base[0]
-        stride = adapters.get(task, {}).get('stride_level', 1)
-        per = (patch_hw[0] // stride) * (patch_hw[1] // stride)
         rows = Votes(f'{name} output rows')
         _vote(rows, sd, p + 'out_proj.weight', 2, 0)
         _vote(rows, sd, p + 'out_proj.bias', 1, 0)
+        if task in adapters:
+            stride = adapters[task].get('stride_level', 1)
+        else:
+            # An output-only task (e.g. semseg predicted from rgb-depth):
+            # no input adapter tells its resolution.
+            stride = _output_stride(name, task, rows, patch_hw,
+                                    stride_levels or {}, guessed)
+        per = (patch_hw[0] // stride) * (patch_hw[1] // stride)
         in_ch = adapters.get(task, {}).get('in_channels')
         if in_ch is not None:
             # a float map is reconstructed with its own channels
@@ -591,8 +678,35 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help='decoder attention heads (default: 8 for 256 wide, else '
         '32-wide heads)')
+    parser.add_argument(
+        '--stride-level',
+        type=_stride_pair,
+        action=_MergeDict,
+        default=None,
+        metavar='TASK=S',
+        help='stride_level of a decoder whose task has no input adapter '
+        '(e.g. semseg=4: a 1/4-resolution map); repeatable. Default: the '
+        'official MultiMAE value for the name (semseg 4, others 1) when the '
+        'weights allow it')
     add_trust_pickle_argument(parser)
     return parser.parse_args(argv)
+
+
+def _stride_pair(text: str) -> Tuple[str, int]:
+    name, sep, value = text.partition('=')
+    if not sep or not name or not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(
+            f'expected TASK=S with a positive integer S, got {text!r}')
+    return name, int(value)
+
+
+class _MergeDict(argparse.Action):
+    """Collect repeated ``NAME=VALUE`` pairs into one dict."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        merged = dict(getattr(namespace, self.dest, None) or {})
+        merged[values[0]] = values[1]
+        setattr(namespace, self.dest, merged)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -621,7 +735,8 @@ def run(args: argparse.Namespace) -> int:
 
     errors: List[str] = []
     missing: List[str] = []
-    cfg = infer_config(conv, args.num_heads, args.decoder_num_heads)
+    cfg = infer_config(conv, args.num_heads, args.decoder_num_heads,
+                       getattr(args, 'stride_level', None))
     try:
         shapes = build_target(cfg, to)
     except Exception as exc:  # inconsistent shapes the config cannot hold
@@ -646,8 +761,11 @@ def run(args: argparse.Namespace) -> int:
         if missing and args.strict:
             errors.append(f'--strict: missing keys {missing}')
     for guess in cfg['guessed']:
-        notes.append(f'guessed {guess}: not stored in the weights; check it '
-                     'or pass --num-heads/--decoder-num-heads')
+        if 'pass --' in guess:  # names its own option
+            notes.append(f'guessed {guess}')
+        else:
+            notes.append(f'guessed {guess}: not stored in the weights; check '
+                         'it or pass --num-heads/--decoder-num-heads')
 
     for note in notes:
         print(f'  note: {note}')

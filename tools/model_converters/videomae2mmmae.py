@@ -5,7 +5,8 @@ the mmmae key layout.
 Usage::
 
     python tools/model_converters/videomae2mmmae.py SRC DST \
-        [--to auto|algorithm|backbone|recognizer] [--strict]
+        [--to auto|algorithm|backbone|recognizer] [--strict] \
+        [--hf-config CONFIG_JSON]
 
 Sources (detected from the keys, not the file name):
 
@@ -16,7 +17,11 @@ Sources (detected from the keys, not the file name):
   ``blocks.*`` / ``fc_norm`` / ``head``);
 * HuggingFace ``VideoMAEForPreTraining`` / ``VideoMAEForVideoClassification``
   / ``VideoMAEModel`` (``pytorch_model.bin`` or ``model.safetensors``;
-  transformers v4 ``q_bias`` and v5 ``query.bias`` layouts);
+  transformers v4 ``q_bias`` and v5 ``query.bias`` layouts). The
+  ``config.json`` next to the file (or ``--hf-config``) gives the values the
+  weights do not hold (``layer_norm_eps``, heads, clip size); the inferred
+  config carries HF's LayerNorm epsilons (``norm_eps``, ``fc_norm_eps``,
+  ``final_norm_eps``) either way;
 * MMAction2 ``VisionTransformer`` (``vit_mae``) recognizers;
 * mmmae checkpoints (re-targeted only).
 
@@ -61,8 +66,8 @@ from mmmae.utils.checkpoint_io import add_trust_pickle_argument  # noqa: E402,E5
 from mmmae.utils.arch_inference import (  # noqa: E402
     infer_videomae_config, videomae_target_shapes)
 from mmmae.utils.checkpoint_converters import (  # noqa: E402
-    ConversionError, compare_shapes, convert_any_videomae, format_key_list,
-    load_checkpoint_file)
+    ConversionError, compare_shapes, convert_any_videomae,
+    detect_videomae_format, format_key_list, load_checkpoint_file)
 
 Tensor = torch.Tensor
 StateDict = Dict[str, Tensor]
@@ -263,8 +268,53 @@ def parse_args(argv=None) -> argparse.Namespace:
         action='store_true',
         help='also fail when the target model would have missing keys or a '
         'caveat was found (e.g. HF first-token pooling)')
+    parser.add_argument(
+        '--hf-config',
+        default=None,
+        help='HuggingFace config.json of a HF source (default: the '
+        'config.json next to SRC, if any): gives layer_norm_eps, the heads '
+        'and the clip size, which weights do not hold')
     add_trust_pickle_argument(parser)
     return parser.parse_args(argv)
+
+
+def find_hf_config(src: str, given: Optional[str]) -> Optional[str]:
+    """``given``, else the ``config.json`` of the HF folder SRC is in."""
+    if given is not None:
+        return given
+    path = osp.join(osp.dirname(osp.abspath(src)), 'config.json')
+    return path if osp.isfile(path) else None
+
+
+def apply_hf_config(cfg: dict, sd: StateDict,
+                    hf_config: Optional[str]) -> None:
+    """Put what HF keeps outside the weights into the inferred config.
+
+    The LayerNorm epsilons (HF: ``layer_norm_eps``, default 1e-12, in the
+    blocks and the final norm; 1e-5 in ``fc_norm``/``decoder.norm``) and,
+    with a ``config.json``, the heads and the clip size. Without the
+    epsilons the converted model is off HF by ~1e-5.
+
+    Args:
+        cfg (dict): From :func:`infer_config`; updated in place.
+        sd (dict): The unwrapped HF state dict.
+        hf_config (str, optional): HF ``config.json``.
+    """
+    from mmmae.utils.hf_converters import inspect_hf_videomae
+    info = inspect_hf_videomae(sd, hf_config=hf_config)
+    keys = ('norm_eps', 'fc_norm_eps', 'img_size', 'num_frames')
+    for k in keys:
+        if k in info['backbone']:
+            cfg['backbone'][k] = info['backbone'][k]
+    if hf_config is not None:
+        cfg['backbone']['arch']['num_heads'] = \
+            info['backbone']['arch']['num_heads']
+    if cfg.get('neck') is not None and info['neck'] is not None:
+        for k in ('norm_eps', 'final_norm_eps'):
+            cfg['neck'][k] = info['neck'][k]
+        if hf_config is not None:
+            cfg['neck']['decoder_num_heads'] = info['neck'][
+                'decoder_num_heads']
 
 
 def run(args: argparse.Namespace) -> int:
@@ -278,7 +328,13 @@ def run(args: argparse.Namespace) -> int:
     sd, n = unwrap(obj)
     notes += n
     num_src = len(sd)
-    conv, fmt, n = convert_any_videomae(sd)
+    hf_config = None
+    if detect_videomae_format(sd) == 'hf':
+        hf_config = find_hf_config(args.src, getattr(args, 'hf_config',
+                                                     None))
+        if hf_config is not None:
+            notes.append(f'HF config: {hf_config}')
+    conv, fmt, n = convert_any_videomae(sd, hf_config=hf_config)
     notes += n
     out, to, discarded = select_target(conv, args.to)
 
@@ -298,6 +354,8 @@ def run(args: argparse.Namespace) -> int:
             'strict=False there (as the official fine-tuning does)')
     errors: List[str] = []
     cfg = infer_config(conv)
+    if fmt == 'hf':
+        apply_hf_config(cfg, sd, hf_config)
     missing: List[str] = []
     try:
         shapes = build_target(cfg, to)
@@ -354,7 +412,10 @@ def run(args: argparse.Namespace) -> int:
         time=time.strftime('%Y-%m-%d %H:%M:%S'))
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     torch.save({'state_dict': out, 'meta': meta}, args.dst)
-    print('inferred config (heads guessed; set num_frames/img_size):')
+    if hf_config is not None:
+        print(f'inferred config (weights + {hf_config}):')
+    else:
+        print('inferred config (heads guessed; set num_frames/img_size):')
     print(f'  backbone={cfg["backbone"]}')
     if to == 'algorithm' and cfg['neck'] is not None:
         print(f'  neck={cfg["neck"]}')

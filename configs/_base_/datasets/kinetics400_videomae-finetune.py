@@ -68,19 +68,11 @@ val_pipeline = [
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
+# TEST: the val pipeline with 5 clips and three crops
 test_pipeline = [
-    dict(type='mmmae.VideoInit', num_threads=1),
-    dict(
-        type='SampleFrames',
-        clip_len=16,
-        frame_interval=4,
-        num_clips=5,
-        test_mode=True),
-    dict(type='mmmae.VideoDecode'),
-    dict(type='Resize', scale=(-1, 224)),
-    dict(type='ThreeCrop', crop_size=224),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs'),
+    dict(t, num_clips=5) if t['type'] == 'SampleFrames' else
+    dict(type='ThreeCrop', crop_size=224) if t['type'] == 'CenterCrop' else t
+    for t in val_pipeline
 ]
 
 train_dataloader = dict(
@@ -107,18 +99,14 @@ val_dataloader = dict(
         data_prefix=dict(video=data_root_val),
         pipeline=val_pipeline,
         test_mode=True))
+# one video (5 clips x 3 crops) per GPU
 test_dataloader = dict(
+    val_dataloader,
     batch_size=1,
-    num_workers=8,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type,
+        val_dataloader['dataset'],
         ann_file=ann_file_test,
-        data_prefix=dict(video=data_root_val),
-        pipeline=test_pipeline,
-        test_mode=True))
+        pipeline=test_pipeline))
 
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator

@@ -1,41 +1,21 @@
 # NYUv2 semseg (40 classes, 795 train / 654 test: validation and test use
 # all 654 test images) with RGB and depth loaded for every sample
-# (tools/dataset_converters/prepare_nyuv2.py layout, depth in mm).
-# Invalid pixels (mask_valid == 0) become label 255 and depth 0 before any
-# geometric transform; depth rides along as a segmentation field (nearest
-# resampling, same crop and flip as the image). The model's
-# data_preprocessor.keep chooses RGB, depth or RGB-D.
+# (tools/dataset_converters/prepare_nyuv2.py layout, depth in mm): the
+# Hypersim RGB-D pipelines (same NYU40 labels, depth and mask_valid handling)
+# at 640x640.
+_base_ = ['./hypersim_multimae-rgbd-512x512.py']
 dataset_type = 'mmmae.NYUv2Dataset'
 data_root = 'data/nyuv2'
 crop_size = (640, 640)
-load_modalities = dict(
-    type='mmmae.LoadModalities',
-    modalities=dict(
-        depth=dict(scale=1e-3),
-        mask_valid=dict(dtype='uint8', optional=True)))
+# the base pipelines with their resize and crop at crop_size
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    load_modalities,
-    dict(type='mmmae.ApplyValidMask'),
-    dict(type='RandomResize', scale=crop_size, ratio_range=(0.1, 2.0),
-         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='mmmae.PackMultiModalSegInputs', modalities=('img', 'depth')),
+    dict(t, scale=crop_size) if t['type'] == 'RandomResize' else
+    dict(t, crop_size=crop_size) if t['type'] == 'RandomCrop' else t
+    for t in _base_.train_pipeline
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=crop_size, keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(
-        type='mmmae.LoadModalities',
-        modalities=dict(
-            depth=dict(scale=1e-3, resize_to_img=True),
-            mask_valid=dict(dtype='uint8', optional=True))),
-    dict(type='mmmae.ApplyValidMask'),
-    dict(type='mmmae.PackMultiModalSegInputs', modalities=('img', 'depth')),
+    dict(t, scale=crop_size) if t['type'] == 'Resize' else t
+    for t in _base_.test_pipeline
 ]
 nyu = dict(
     type=dataset_type,
@@ -43,18 +23,6 @@ nyu = dict(
     task='seg',
     input_modalities=('depth', ))
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(nyu, split='train', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(nyu, split='test', pipeline=test_pipeline))
+    batch_size=2, dataset=dict(nyu, split='train', pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(nyu, split='test', pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

@@ -15,18 +15,13 @@
 #     optim_wrapper = dict(paramwise_cfg=None)
 # (or --cfg-options optim_wrapper.paramwise_cfg=None).
 # MIXED PRECISION: tools/train.py --amp (official: fp16 AMP).
+_base_ = ['./mae_pretrain_adamw.py']
 base_lr = 1e-4
-warmup_epochs = 40
 max_epochs = 1600
 
 optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=base_lr, betas=(0.9, 0.95), weight_decay=0.05),
+    optimizer=dict(lr=base_lr),
     paramwise_cfg=dict(
-        norm_decay_mult=0.,
-        bias_decay_mult=0.,
-        flat_decay_mult=0.,
         custom_keys={
             'global_tokens': dict(decay_mult=0.),
             'mask_token': dict(decay_mult=0.),
@@ -36,21 +31,8 @@ optim_wrapper = dict(
         }))
 
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-4,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        eta_min=0.,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True),
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], eta_min=0., end=max_epochs),
 ]
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
-auto_scale_lr = dict(enable=True, base_batch_size=256)
+train_cfg = dict(max_epochs=max_epochs)

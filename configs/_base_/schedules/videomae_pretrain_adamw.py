@@ -33,42 +33,25 @@
 # autocast via mmmae.CPUAmpOptimWrapper on CPU), or set
 #     optim_wrapper = dict(type='AmpOptimWrapper', dtype='bfloat16', ...)
 # for bf16 on Ampere or newer GPUs. No gradient clipping (official default).
+_base_ = ['./mae_pretrain_adamw.py']
 base_lr = 1.5e-4
 min_lr = 1e-5
-warmup_epochs = 40
 max_epochs = 800
 
 optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=base_lr, betas=(0.9, 0.95), weight_decay=0.05),
+    optimizer=dict(lr=base_lr),
     paramwise_cfg=dict(
-        norm_decay_mult=0.,
-        bias_decay_mult=0.,
-        flat_decay_mult=0.,
         custom_keys={
             'mask_token': dict(decay_mult=0.),
             'pos_embed': dict(decay_mult=0.),
         }))
 
 param_scheduler = [
+    _base_.param_scheduler[0],
     dict(
-        type='LinearLR',
-        start_factor=1e-4,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
+        _base_.param_scheduler[1],
         eta_min_ratio=min_lr / base_lr,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True),
+        end=max_epochs),
 ]
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
-
-# base_batch_size: the total batch `optimizer.lr` is meant for
-auto_scale_lr = dict(enable=True, base_batch_size=256)
+train_cfg = dict(max_epochs=max_epochs)

@@ -28,12 +28,8 @@
 _base_ = [
     '../../_base_/models/multimae_vit-base-p16_cls.py',
     '../../_base_/datasets/imagenet_multimae-cls.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../../_base_/classification_runtime.py',
 ]
-default_scope = 'mmpretrain'
-# `mmmae.X` types resolve once mmmae is imported (mmmae's tools do it anyway;
-# this makes mmpretrain's own tools/train.py work with this config too)
-custom_imports = dict(imports=['mmmae'], allow_failed_imports=False)
 
 base_lr = 5e-4  # per 256 images
 ref_batch_size = 8 * 128
@@ -117,11 +113,4 @@ train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=100),
-    # the official script reports the best validation accuracy over epochs
-    checkpoint=dict(
-        type='mmmae.AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
-        save_best='auto'))
-# official: seed 0 + rank
-randomness = dict(seed=0, diff_rank_seed=True)
+default_hooks = dict(logger=dict(type='LoggerHook', interval=100))

@@ -29,10 +29,8 @@
 _base_ = [
     '../../_base_/models/multimae_vit-base-p16_cls.py',
     '../../_base_/datasets/imagenet_multimae-cls.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../../_base_/classification_runtime.py',
 ]
-default_scope = 'mmpretrain'
-custom_imports = dict(imports=['mmmae'], allow_failed_imports=False)
 
 base_lr = 0.1  # per 256 images
 warmup_epochs = 10
@@ -83,9 +81,4 @@ train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(
-        type='mmmae.AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
-        save_best='auto'))
-randomness = dict(seed=0, diff_rank_seed=True)
+default_hooks = dict(logger=dict(type='LoggerHook', interval=10))

@@ -6,10 +6,8 @@ _base_ = [
     '../../_base_/models/multimae_vit-base-p16_dpt-depth.py',
     '../../_base_/datasets/nyuv2_multimae-depth-256x256.py',
     '../../_base_/schedules/multimae_finetune_dense.py',
-    'mmseg::_base_/default_runtime.py',
+    '../../_base_/segmentation_runtime.py',
 ]
-default_scope = 'mmseg'
-custom_imports = dict(imports=['mmmae'], allow_failed_imports=False)
 max_epochs = 2000
 warmup_epochs = 100
 model = dict(data_preprocessor=dict(test_cfg=dict(size_divisor=16)))
@@ -23,4 +21,3 @@ default_hooks = dict(
     checkpoint=dict(interval=100, save_best='d1', rule='greater'),
     visualization=dict(_delete_=True, type='mmseg.SegVisualizationHook'))
 auto_scale_lr = dict(enable=False, base_batch_size=128)
-log_processor = dict(by_epoch=True)

@@ -3,34 +3,20 @@
 # decodes the RGB tokens, as official).
 # Reference: 47.6 mIoU (multimae.md 5.3, ViT-B 1600-epoch pre-training).
 _base_ = [
-    '../../_base_/models/multimae_vit-base-p16_convnext-seg.py',
+    '../../_base_/models/multimae_vit-base-p16_convnext-seg-rgbd.py',
     '../../_base_/datasets/hypersim_multimae-rgbd-512x512.py',
     '../../_base_/schedules/multimae_finetune_dense.py',
-    'mmseg::_base_/default_runtime.py',
+    '../../_base_/segmentation_runtime.py',
 ]
-default_scope = 'mmseg'
-custom_imports = dict(imports=['mmmae'], allow_failed_imports=False)
-crop_size = (512, 512)
 max_epochs = 25
 model = dict(
     data_preprocessor=dict(
-        modalities=dict(rgb=3, depth=1),
-        keep=('rgb', 'depth'),
-        size=crop_size,
-        test_cfg=dict(size_divisor=16)),
-    backbone=dict(
-        input_adapters=dict(
-            _delete_=True,
-            rgb=dict(type='mmmae.PatchedInputAdapter', in_channels=3),
-            depth=dict(type='mmmae.PatchedInputAdapter', in_channels=1)),
-        img_size=crop_size,
-        input_channels=dict(_delete_=True, rgb=3, depth=1),
-        main_tasks=('rgb', )),
+        size=_base_.crop_size, test_cfg=dict(size_divisor=16)),
+    backbone=dict(img_size=_base_.crop_size),
     decode_head=dict(num_classes=40))
 param_scheduler = [
-    dict(_base_.param_scheduler[0]),
+    _base_.param_scheduler[0],
     dict(_base_.param_scheduler[1], end=max_epochs),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 default_hooks = dict(checkpoint=dict(interval=1))
-log_processor = dict(by_epoch=True)

@@ -5,11 +5,8 @@ _base_ = [
     '../../_base_/models/multimae_vit-base-p16_convnext-seg.py',
     '../../_base_/datasets/ade20k_multimae-512x512.py',
     '../../_base_/schedules/multimae_finetune_dense.py',
-    'mmseg::_base_/default_runtime.py',
+    '../../_base_/segmentation_runtime.py',
 ]
-default_scope = 'mmseg'
-custom_imports = dict(imports=['mmmae'], allow_failed_imports=False)
 model = dict(
     decode_head=dict(num_classes=150),
     data_preprocessor=dict(test_cfg=dict(size=(512, 512))))
-log_processor = dict(by_epoch=True)

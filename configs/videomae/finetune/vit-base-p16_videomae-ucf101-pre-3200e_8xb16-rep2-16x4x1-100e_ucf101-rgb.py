@@ -36,17 +36,13 @@ train_dataloader = dict(
     dataset=dict(num_repeats=2))
 
 # lr = 0.0005 x 8 x 16 / 256 = 0.00025 (auto_scale_lr);
-# layer decay 0.7, min_lr 1e-05 per 256 videos.
+# layer decay 0.7, min_lr 1e-05 per 256 videos, 100 epochs (the schedule
+# base's).
 base_lr = 0.0005
 min_lr = 1e-05
-max_epochs = 100
 optim_wrapper = dict(
     optimizer=dict(lr=base_lr), paramwise_cfg=dict(layer_decay_rate=0.7))
 param_scheduler = [
     _base_.param_scheduler[0],
-    dict(
-        _base_.param_scheduler[1],
-        eta_min_ratio=min_lr / base_lr,
-        end=max_epochs),
+    dict(_base_.param_scheduler[1], eta_min_ratio=min_lr / base_lr),
 ]
-train_cfg = dict(max_epochs=max_epochs)

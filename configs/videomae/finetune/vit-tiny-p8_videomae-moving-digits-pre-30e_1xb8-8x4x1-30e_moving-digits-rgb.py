@@ -81,19 +81,11 @@ val_pipeline = [
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
+# test: 2 clips x 3 crops
 test_pipeline = [
-    dict(type='mmmae.VideoInit', num_threads=1),
-    dict(
-        type='SampleFrames',
-        clip_len=num_frames,
-        frame_interval=frame_interval,
-        num_clips=2,
-        test_mode=True),
-    dict(type='mmmae.VideoDecode'),
-    dict(type='Resize', scale=(-1, img_size)),
-    dict(type='ThreeCrop', crop_size=img_size),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs'),
+    dict(t, num_clips=2) if t['type'] == 'SampleFrames' else
+    dict(type='ThreeCrop', crop_size=img_size) if t['type'] == 'CenterCrop'
+    else t for t in val_pipeline
 ]
 train_dataloader = dict(
     batch_size=8,

@@ -523,7 +523,10 @@ class VideoDecode(BaseTransform):
         batch = reader.get_batch(uniq)
         if not isinstance(batch, np.ndarray):
             batch = batch.asnumpy()  # decord NDArray
-        return batch if len(uniq) == len(inds) else batch[inverse]
+        # uniq is sorted: a clip list such as 0..28 then 11..39 (two test
+        # clips) has distinct but unordered indices and needs the gather too
+        in_order = len(uniq) == len(inds) and bool(np.all(uniq == inds))
+        return batch if in_order else batch[inverse]
 
     def transform(self, results: dict) -> dict:
         reader = results['video_reader']

@@ -318,6 +318,8 @@ class MultiMAEViT(BaseModule):
             hold class ids at full resolution and are subsampled (nearest)
             to the adapter's stride. Defaults to every adapter in order
             (``in_channels`` of patched adapters, 1 for semseg).
+        norm_eps (float): Epsilon of every LayerNorm of the encoder blocks.
+            Defaults to 1e-6 (official MultiMAE).
         init_cfg (dict | list, optional): MMEngine init config; None = the
             official init (:func:`init_weights_multimae`).
             ``dict(type='Pretrained', checkpoint=PATH)`` loads the encoder of
@@ -344,6 +346,7 @@ class MultiMAEViT(BaseModule):
                  main_tasks: Sequence[str] = ('rgb', ),
                  input_channels: Optional[Mapping[str, int]] = None,
                  frozen: bool = False,
+                 norm_eps: float = 1e-6,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         arch_cfg = self._parse_arch(arch)
@@ -384,6 +387,11 @@ class MultiMAEViT(BaseModule):
                 attn_drop_rate=attn_drop_rate,
                 drop_path_rate=dpr[i]) for i in range(self.num_layers)
         ])
+        for blk in self.encoder:
+            # TransformerBlock builds its norms with the 1e-6 default; eps is
+            # a plain attribute that LayerNorm.forward reads.
+            blk.norm1.eps = blk.norm2.eps = norm_eps
+        self.norm_eps = norm_eps
         self._init_downstream(out_indices, out_type, main_tasks,
                               input_channels)
         self.frozen = frozen

@@ -1,5 +1,6 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """VideoMAE ViT encoder (official V1/V2 layout, MMEngine module)."""
+import logging
 import os
 import re
 from collections import OrderedDict
@@ -10,6 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from mmmae.registry import MODELS
@@ -135,6 +137,18 @@ class VideoMAEViT(BaseModule):
         use_mean_pooling (bool): Fine-tuning layout: ``norm`` is Identity and
             ``fc_norm`` normalises the token mean. Defaults to False.
         with_cp (bool): Activation checkpointing of each block in training.
+        return_feat_map (bool): Return the normed tokens as a feature map
+            ``(B, D, T', H', W')`` (as MMAction2's ``VisionTransformer
+            (return_feat_map=True)``) for heads that pool a 3-D map
+            themselves (``I3DHead``, ``SlowFastHead``-style). Only without a
+            mask. Defaults to False.
+        norm_eps (float): Epsilon of every LayerNorm (blocks, ``norm``,
+            ``fc_norm``). Defaults to 1e-6 (official VideoMAE); HuggingFace
+            ``VideoMAEConfig.layer_norm_eps`` defaults to 1e-12.
+        fc_norm_eps (float, optional): Epsilon of ``fc_norm`` alone; None
+            uses ``norm_eps``. HuggingFace builds its ``fc_norm`` with
+            PyTorch's 1e-5 whatever ``layer_norm_eps`` says, so a converted
+            HF classifier needs both values.
         init_cfg (dict | list, optional): MMEngine init config. When None,
             :meth:`init_weights` applies the official pretraining init
             (xavier-uniform Linears, zero biases, LayerNorm (1, 0)); pass e.g.
@@ -159,6 +173,9 @@ class VideoMAEViT(BaseModule):
                  layer_scale_init_value: float = 0.,
                  use_mean_pooling: bool = False,
                  with_cp: bool = False,
+                 return_feat_map: bool = False,
+                 norm_eps: float = 1e-6,
+                 fc_norm_eps: Optional[float] = None,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         arch_cfg = self._parse_arch(arch)
@@ -174,6 +191,9 @@ class VideoMAEViT(BaseModule):
         self.tubelet_size = tubelet_size
         self.use_mean_pooling = use_mean_pooling
         self.with_cp = with_cp
+        self.return_feat_map = return_feat_map
+        # tables for other token grids: {(grid, device, dtype): table}
+        self._pos_cache: Dict[tuple, torch.Tensor] = {}
 
         ph, pw = _to_2tuple(patch_size)
         check_divisible('VideoMAEViT', 'num_frames', num_frames,
@@ -208,11 +228,18 @@ class VideoMAEViT(BaseModule):
                 layer_scale_init_value=layer_scale_init_value)
             for i in range(self.num_layers)
         ])
+        for blk in self.blocks:
+            # TransformerBlock builds its norms with the 1e-6 default; eps is
+            # a plain attribute that LayerNorm.forward reads, so setting it
+            # here equals passing it to the constructor.
+            blk.norm1.eps = blk.norm2.eps = norm_eps
+        self.norm_eps = norm_eps
+        self.fc_norm_eps = norm_eps if fc_norm_eps is None else fc_norm_eps
         if use_mean_pooling:
             self.norm = nn.Identity()
-            self.fc_norm = build_norm(self.embed_dims)
+            self.fc_norm = build_norm(self.embed_dims, eps=self.fc_norm_eps)
         else:
-            self.norm = build_norm(self.embed_dims)
+            self.norm = build_norm(self.embed_dims, eps=norm_eps)
             self.fc_norm = None
 
     @classmethod
@@ -280,9 +307,24 @@ class VideoMAEViT(BaseModule):
         Returns:
             Tensor: ``(1, T'H'W', D)``.
         """
-        if tuple(grid) == self.grid_size:
+        grid = tuple(int(g) for g in grid)
+        if grid == self.grid_size:
             return self.pos_embed
-        return interpolate_pos_table(self.pos_embed, self.grid_size, grid)
+        key = (grid, self.pos_embed.device, self.pos_embed.dtype)
+        table = self._pos_cache.get(key)
+        if table is None:
+            if not self._pos_cache:
+                print_log(
+                    f'{type(self).__name__}: the input gives a {grid} token '
+                    f'grid, the model was built for {self.grid_size} '
+                    '(img_size / num_frames): interpolating the position '
+                    'table once and caching it',
+                    logger='current',
+                    level=logging.INFO)
+            table = interpolate_pos_table(self.pos_embed, self.grid_size,
+                                          grid)
+            self._pos_cache[key] = table
+        return table
 
     def forward(self,
                 x: torch.Tensor,
@@ -303,7 +345,8 @@ class VideoMAEViT(BaseModule):
             Tensor: ``(B, N_vis, D)`` visible tokens in ascending index
             order after ``norm`` (all ``N`` tokens when ``mask`` is None).
             With ``use_mean_pooling`` and no mask: ``(B, D)`` =
-            ``fc_norm(tokens.mean(1))``.
+            ``fc_norm(tokens.mean(1))``. With ``return_feat_map``:
+            ``(B, D, T', H', W')``.
         """
         x, grid = self.patch_embed(x)
         B, N, D = x.shape
@@ -321,6 +364,11 @@ class VideoMAEViT(BaseModule):
                 x = blk(x)
         x = self.norm(x)
 
+        if self.return_feat_map:
+            if mask is not None:
+                raise ValueError('VideoMAEViT: return_feat_map needs all '
+                                 'tokens; got a mask')
+            return x.transpose(1, 2).reshape(B, D, *grid)
         if self.use_mean_pooling and mask is None:
             return self.fc_norm(x.mean(1))
         return x

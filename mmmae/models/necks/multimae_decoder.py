@@ -64,6 +64,9 @@ class MultiMAESpatialDecoder(nn.Module):
         img_size (int | tuple): Size of the stored ``pos_emb``.
         drop_rate, attn_drop_rate, drop_path_rate (float): Regularisation of
             the decoder blocks.
+        norm_eps (float): Epsilon of every LayerNorm (``context_norm``,
+            ``query_norm``, ``out_norm`` and the blocks). Defaults to 1e-6
+            (official MultiMAE).
     """
 
     def __init__(self,
@@ -81,7 +84,8 @@ class MultiMAESpatialDecoder(nn.Module):
                  img_size: Union[int, Sequence[int]] = 224,
                  drop_rate: float = 0.,
                  attn_drop_rate: float = 0.,
-                 drop_path_rate: float = 0.) -> None:
+                 drop_path_rate: float = 0.,
+                 norm_eps: float = 1e-6) -> None:
         super().__init__()
         self.num_channels = num_channels
         self.task = task
@@ -112,9 +116,10 @@ class MultiMAESpatialDecoder(nn.Module):
             qkv_bias=qkv_bias,
             attn_drop=attn_drop_rate,
             proj_drop=drop_rate)
-        self.context_norm = build_norm(embed_dims)
-        self.query_norm = build_norm(embed_dims)
-        self.out_norm = build_norm(embed_dims)
+        self.norm_eps = norm_eps
+        self.context_norm = build_norm(embed_dims, eps=norm_eps)
+        self.query_norm = build_norm(embed_dims, eps=norm_eps)
+        self.out_norm = build_norm(embed_dims, eps=norm_eps)
         self.mlp = Mlp(embed_dims, hidden, drop=drop_rate)
         dpr = torch.linspace(
             0, drop_path_rate, max(num_layers, 1), device='cpu').tolist()
@@ -128,6 +133,10 @@ class MultiMAESpatialDecoder(nn.Module):
                 attn_drop_rate=attn_drop_rate,
                 drop_path_rate=dpr[i]) for i in range(num_layers)
         ])
+        for blk in self.decoder_transformer:
+            # TransformerBlock builds its norms with the 1e-6 default; eps is
+            # a plain attribute that LayerNorm.forward reads.
+            blk.norm1.eps = blk.norm2.eps = norm_eps
         self.out_proj = nn.Linear(
             embed_dims, num_channels * self.patch_size[0] * self.patch_size[1])
 
@@ -238,15 +247,22 @@ class MultiMAEDecoder(BaseModule):
             ``dict(encoder_dims=768, embed_dims=256, num_layers=2,
             num_heads=8, context_tasks=['rgb', 'depth', 'semseg'],
             img_size=224, patch_size=16)``.
+        norm_eps (float, optional): Default LayerNorm epsilon of every
+            decoder built from a config; ``common`` or a decoder's own config
+            may set another. None keeps :class:`MultiMAESpatialDecoder`'s
+            default (1e-6).
         init_cfg (dict | list, optional): MMEngine init config.
     """
 
     def __init__(self,
                  output_adapters: Mapping[str, Union[dict, nn.Module]],
                  common: Optional[dict] = None,
+                 norm_eps: Optional[float] = None,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         common = dict(common or {})
+        if norm_eps is not None:
+            common.setdefault('norm_eps', norm_eps)
         adapters = OrderedDict()
         for name, cfg in output_adapters.items():
             if isinstance(cfg, dict):

@@ -47,6 +47,13 @@ class VideoMAEPretrainDecoder(BaseModule):
         drop_path_rate (float): Max stochastic depth (linear over depth).
         layer_scale_init_value (float): Layer-scale init; 0 disables it.
         with_cp (bool): Activation checkpointing of each block in training.
+        norm_eps (float): Epsilon of every LayerNorm (blocks and the final
+            ``norm``). Defaults to 1e-6 (official VideoMAE); HuggingFace
+            ``VideoMAEConfig.layer_norm_eps`` defaults to 1e-12.
+        final_norm_eps (float, optional): Epsilon of the final ``norm``
+            (before ``head``) alone; None uses ``norm_eps``. HuggingFace
+            builds its ``decoder.norm`` with PyTorch's 1e-5 whatever
+            ``layer_norm_eps`` says.
         init_cfg (dict | list, optional): MMEngine init config; None gives
             the official pretraining init.
     """
@@ -67,6 +74,8 @@ class VideoMAEPretrainDecoder(BaseModule):
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: float = 0.,
                  with_cp: bool = False,
+                 norm_eps: float = 1e-6,
+                 final_norm_eps: Optional[float] = None,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.embed_dims = embed_dims
@@ -96,7 +105,14 @@ class VideoMAEPretrainDecoder(BaseModule):
                 layer_scale_init_value=layer_scale_init_value)
             for i in range(decoder_depth)
         ])
-        self.norm = build_norm(decoder_embed_dims)
+        for blk in self.blocks:
+            # TransformerBlock builds its norms with the 1e-6 default; eps is
+            # a plain attribute that LayerNorm.forward reads.
+            blk.norm1.eps = blk.norm2.eps = norm_eps
+        self.norm_eps = norm_eps
+        self.final_norm_eps = norm_eps if final_norm_eps is None \
+            else final_norm_eps
+        self.norm = build_norm(decoder_embed_dims, eps=self.final_norm_eps)
         self.head = nn.Linear(decoder_embed_dims, self.out_channels)
         # Plain dict, not buffers: the table is a pure function of N and
         # must not enter state dicts or DDP buffer broadcasts.

@@ -112,6 +112,8 @@ model = dict(
 default_hooks = dict(
     logger=dict(interval=1),
     checkpoint=dict(by_epoch=False, interval=1, max_keep_ckpts=-1))
+# not the demo's probe hook: it reads data/demo, which a clone lacks
+custom_hooks = [dict(type='mmmae.BadSampleLoggerHook')]
 """
     if load_timeout != 'auto':
         text += ('train_dataloader["dataset"]["load_timeout"] = '

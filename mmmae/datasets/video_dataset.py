@@ -186,12 +186,15 @@ class VideoMAEDataset(VideoDataset):
     ============================ =========================================
 
     A bad entry is warned about once (file, reason, decoder message),
-    counted, and never decoded again. An exception in a later transform
+    counted, and not decoded again, except after a ``frame count
+    mismatch``: another clip of that file may decode, so it is tried
+    whenever it is drawn (a sample's outcome then depends on the sample
+    alone, which keeps resume bit-exact). An exception in a later transform
     (crop, format, mask) is a pipeline bug, not bad data: it is re-raised
     with the file name attached.
 
-    **What happens then** (``on_bad_video``): ``'replace'`` (default) trains
-    on a substitute: entry ``j`` drawn from
+    **What happens then** (``on_bad_video``): ``'replace'`` (training
+    default) trains on a substitute: entry ``j`` drawn from
     ``numpy.random.default_rng([seed, idx, attempt])`` over the other
     entries, ``attempt = 0, 1, ...`` until one loads (at most
     ``max_refetch``). The substitute therefore depends only on the seed and
@@ -228,9 +231,10 @@ class VideoMAEDataset(VideoDataset):
     a ``timeout`` and the next sample forks a fresh helper. The frames come
     back through shared memory (one copy) and the global RNG states travel
     with each call, so the samples are identical to in-process loading and
-    resume stays bit-exact. The cost is one fork per worker and ~1 ms of
-    CPU per sample (``docs/robustness.md`` and the ``-noguard`` rows of
-    ``tools/benchmark/data_pipeline.py``). ``load_timeout='auto'``
+    resume stays bit-exact. The cost is one fork per worker and 1-3 ms of
+    CPU per 16-frame 320x240 sample (``docs/robustness.md``; the
+    ``-noguard`` rows of ``tools/benchmark/data_pipeline.py``).
+    ``load_timeout='auto'``
     (default) means 120 s on Linux and in-process elsewhere (no safe
     ``fork`` on macOS/Windows); ``None`` turns the guard off.
 

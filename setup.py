@@ -16,7 +16,7 @@ def get_version():
 # library must not force those pins on the environment it is installed into,
 # so every ``==`` pin becomes the range below when the metadata is built:
 # - torch >= 2.5: checkpoint loading uses torch.serialization.safe_globals and
-#   get_unsafe_globals_in_checkpoint (mmmae/utils/checkpoint_io.py), new in
+#   get_unsafe_globals_in_checkpoint (mmmae/checkpoint/io.py), new in
 #   2.5; torchvision 0.20 is the release paired with torch 2.5.
 # - mmengine >= 0.10: the release line the compatibility patches
 #   (mmmae/utils/compat.py) are written against.

@@ -184,7 +184,7 @@ def load_backbone_weights(backbone: nn.Module,
     """Load a checkpoint into a bare backbone, strictly.
 
     Any VideoMAE layout works (mmmae/MMEngine, official V1/V2, MMAction2,
-    HF; see :func:`mmmae.models.backbones.videomae_vit.
+    HF; see :func:`mmmae.checkpoint.loaders.
     load_backbone_checkpoint`), but every backbone key must come from the
     file: features of a half-initialised encoder (a fresh ``fc_norm``)
     would be silently wrong.
@@ -206,7 +206,7 @@ def load_backbone_weights(backbone: nn.Module,
     if checkpoint is None or checkpoint.lower() == 'none':
         quiet_init_weights(backbone)
         return None
-    from mmmae.models.backbones.videomae_vit import load_backbone_checkpoint
+    from mmmae.checkpoint.loaders import load_backbone_checkpoint
     try:
         result = load_backbone_checkpoint(backbone, checkpoint, strict=True)
     except FileNotFoundError:

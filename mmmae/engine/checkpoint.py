@@ -27,7 +27,7 @@ all. Here:
   :func:`atomic_write` of this process is still writing.
 - Loading a local checkpoint that cannot be read (empty, truncated by a
   copy or a full disk, not a checkpoint at all) raises
-  :class:`~mmmae.utils.checkpoint_io.CorruptCheckpointError` (a
+  :class:`~mmmae.checkpoint.io.CorruptCheckpointError` (a
   ``RuntimeError``) naming the file, the fault and the fix instead of
   torch's bare ``EOFError`` / "failed finding central directory".
 """
@@ -44,10 +44,10 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from mmmae.checkpoint.io import (READ_ERRORS, CorruptCheckpointError,
+                                 UntrustedCheckpointError,
+                                 corrupt_checkpoint_error)
 from mmmae.registry import HOOKS
-from mmmae.utils.checkpoint_io import (READ_ERRORS, CorruptCheckpointError,
-                                       UntrustedCheckpointError,
-                                       corrupt_checkpoint_error)
 
 __all__ = [
     'atomic_write', 'AtomicLocalBackend', 'AtomicCheckpointHook',
@@ -299,7 +299,7 @@ def _wrap_local_loader() -> None:
         """The local checkpoint loader with a clear error for unreadable
         files (registered for the empty prefix, i.e. every local path).
 
-        The diagnosis is :func:`mmmae.utils.checkpoint_io.
+        The diagnosis is :func:`mmmae.checkpoint.io.
         corrupt_checkpoint_error`, the one the safe loader uses itself; this
         wrapper only matters when the inner loader is MMEngine's own (a
         fixed MMEngine, where ``mmmae.utils.compat`` registers nothing).

@@ -7,8 +7,20 @@ __all__ = [
     'apply_compat_patches', 'compile_model', 'register_compiled_keys_hook',
     'strip_compile_segments'
 ]
-from .multimae_converters import (convert_official_multimae,  # noqa: E402
-                                  multimae_to_timm, timm_to_multimae)
 
-__all__ += ['convert_official_multimae', 'multimae_to_timm',
-            'timm_to_multimae']
+# Moved to mmmae.checkpoint.multimae; still reachable here for old imports,
+# resolved on first use so that importing mmmae.utils imports neither
+# mmmae.checkpoint nor mmmae.models.
+_MOVED = {
+    'convert_official_multimae': 'mmmae.checkpoint.multimae',
+    'multimae_to_timm': 'mmmae.checkpoint.multimae',
+    'timm_to_multimae': 'mmmae.checkpoint.multimae',
+}
+__all__ += list(_MOVED)
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

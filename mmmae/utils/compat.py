@@ -199,7 +199,7 @@ def patch_mmengine_torch_load() -> bool:
 
     MMEngine checkpoints pickle the message hub and numpy RNG state, which
     plain ``weights_only=True`` rejects. The replacement loads through
-    :func:`mmmae.utils.checkpoint_io.load_checkpoint_file`: still
+    :func:`mmmae.checkpoint.io.load_checkpoint_file`: still
     ``weights_only=True``, with an allow-list of exactly those harmless
     objects, and a clear error (naming the opt-in for trusted files) for
     anything else. Only the local-file scheme is affected (``http`` goes
@@ -215,7 +215,7 @@ def patch_mmengine_torch_load() -> bool:
     from mmengine.runner.checkpoint import CheckpointLoader
 
     def load_from_local(filename, map_location):
-        from mmmae.utils.checkpoint_io import load_checkpoint_file
+        from mmmae.checkpoint.io import load_checkpoint_file
         return load_checkpoint_file(filename, map_location=map_location)
 
     load_from_local.__mmmae_patched__ = True

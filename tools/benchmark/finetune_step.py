@@ -2,7 +2,7 @@
 """Time one VideoMAE fine-tuning step: MMAction2 + mmmae vs HF transformers.
 
 The pair of ``inference_views.py`` (same weights, converted with
-:func:`mmmae.utils.hf_converters.convert_hf_videomae`), now trained: one step
+:func:`mmmae.checkpoint.hf.convert_hf_videomae`), now trained: one step
 is forward + cross-entropy + backward + ``AdamW.step()`` on a batch of
 ``--batch-size`` clips with hard labels.
 

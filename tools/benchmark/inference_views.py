@@ -15,7 +15,7 @@ in one batch, the class scores averaged after a softmax per view
 
 Both hold the *same weights*: the HF model is randomly initialised (its 1-D
 parameters perturbed so biases and LayerNorms are not trivially 0/1) and
-converted with :func:`mmmae.utils.hf_converters.convert_hf_videomae`; the
+converted with :func:`mmmae.checkpoint.hf.convert_hf_videomae`; the
 logits of every view and the averaged scores are compared before timing.
 The views are random, already normalised tensors: neither side's input
 preprocessing is timed.
@@ -91,7 +91,7 @@ def build_classifiers(args, device, num_classes: int):
     from mmengine.registry import DefaultScope
     from transformers import VideoMAEForVideoClassification
 
-    from mmmae.utils.hf_converters import convert_hf_videomae
+    from mmmae.checkpoint.hf import convert_hf_videomae
     torch.manual_seed(args.seed)
     hf = VideoMAEForVideoClassification._from_config(
         hf_cls_config(args, num_classes), attn_implementation='sdpa')

@@ -3,7 +3,7 @@
 
 Both models are built in the same process with the *same weights* (the HF
 model is randomly initialised and converted with
-:func:`mmmae.utils.hf_converters.convert_hf_videomae`), see the same clip and
+:func:`mmmae.checkpoint.hf.convert_hf_videomae`), see the same clip and
 the same tube mask, and are trained with the same AdamW settings. One step is
 forward + loss + backward + ``optimizer.step()``; HF uses
 ``attn_implementation='sdpa'``, mmmae always uses
@@ -199,7 +199,7 @@ def build_models(args, device):
     from transformers import VideoMAEForPreTraining
 
     from mmmae.registry import MODELS
-    from mmmae.utils.hf_converters import convert_hf_videomae
+    from mmmae.checkpoint.hf import convert_hf_videomae
     cfg = hf_config(args)
     torch.manual_seed(args.seed)
     hf = VideoMAEForPreTraining._from_config(cfg, attn_implementation='sdpa')

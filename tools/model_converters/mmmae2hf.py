@@ -23,7 +23,7 @@ writes nothing. What HF cannot represent is refused with the reason
 (exit status 1); what it represents only approximately or only in its loss
 (LayerNorm eps of ``fc_norm``/``decoder.norm``, which HF fixes at 1e-5;
 ``std_floor``; non-ImageNet mean/std) is reported. The logic is
-:func:`mmmae.utils.hf_converters.export_to_hf`.
+:func:`mmmae.checkpoint.hf.export_to_hf`.
 """
 import argparse
 import os.path as osp
@@ -35,9 +35,9 @@ if _REPO not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, _REPO)
 
 import mmmae  # noqa: E402,F401  (compat patches, registers the models)
-from mmmae.utils.checkpoint_io import add_trust_pickle_argument  # noqa: E402,E501
-from mmmae.utils.hf_converters import (HFExportError,  # noqa: E402
-                                       export_to_hf, load_model_for_export)
+from mmmae.checkpoint.hf import (HFExportError,  # noqa: E402
+                                 export_to_hf, load_model_for_export)
+from mmmae.checkpoint.io import add_trust_pickle_argument  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -8,7 +8,7 @@ Usage::
         [--config CONFIG] [--strict]
 
 The inverse of ``videomae2mmmae.py`` (see
-``mmmae/utils/official_export.py`` for the key table):
+``mmmae/checkpoint/official_export.py`` for the key table):
 
 * ``pretrain``: an ``mmmae.VideoMAE`` algorithm (``backbone.*`` +
   ``neck.*``) becomes ``encoder.*``, ``decoder.*``, ``encoder_to_decoder``,
@@ -33,7 +33,7 @@ buffers (normalisation constants) are reported and left out.
 The input is checked against the mmmae model it must come from: the model
 of ``--config CONFIG`` when given, else the one its weights imply (every
 size a majority vote over the tensors that show it, see
-``mmmae/utils/arch_inference.py``, so one broken tensor is named rather
+``mmmae/checkpoint/arch.py``, so one broken tensor is named rather
 than skewing the model). Missing keys, unexpected keys and shape mismatches
 are all named, with both shapes.
 
@@ -60,14 +60,14 @@ if _REPO not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, _REPO)
 
 import mmmae  # noqa: E402,F401  (compat patches)
-from mmmae.utils.checkpoint_io import add_trust_pickle_argument  # noqa: E402,E501
-from mmmae.utils.arch_inference import (  # noqa: E402
+from mmmae.checkpoint.arch import (  # noqa: E402
     infer_videomae_config, videomae_target_shapes)
-from mmmae.utils.checkpoint_converters import (  # noqa: E402
+from mmmae.checkpoint.io import add_trust_pickle_argument  # noqa: E402
+from mmmae.checkpoint.official_export import (  # noqa: E402
+    export_to_official, official_wrapper_key)
+from mmmae.checkpoint.videomae import (  # noqa: E402
     ConversionError, compare_shapes, format_key_list, load_checkpoint_file,
     unwrap_checkpoint)
-from mmmae.utils.official_export import (export_to_official,  # noqa: E402
-                                         official_wrapper_key)
 
 _KINDS = ('auto', 'pretrain', 'finetune')
 _WRAPPERS = ('auto', 'model', 'module', 'none')

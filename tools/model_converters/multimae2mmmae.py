@@ -70,14 +70,14 @@ if _REPO not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, _REPO)
 
 import mmmae  # noqa: E402,F401  (registers the models)
-from mmmae.utils.arch_inference import (Votes, block_votes,  # noqa: E402
-                                        heads_for, max_index)
-from mmmae.utils.checkpoint_io import add_trust_pickle_argument  # noqa: E402,E501
-from mmmae.utils.checkpoint_converters import (  # noqa: E402
+from mmmae.checkpoint.arch import (Votes, block_votes,  # noqa: E402
+                                   heads_for, max_index)
+from mmmae.checkpoint.io import add_trust_pickle_argument  # noqa: E402
+from mmmae.checkpoint.multimae import (  # noqa: E402
+    convert_official_multimae, timm_to_multimae)
+from mmmae.checkpoint.videomae import (  # noqa: E402
     ConversionError, compare_shapes, format_key_list, load_checkpoint_file,
     unwrap_checkpoint)
-from mmmae.utils.multimae_converters import (  # noqa: E402
-    convert_official_multimae, timm_to_multimae)
 
 Tensor = torch.Tensor
 StateDict = Dict[str, Tensor]
@@ -294,7 +294,7 @@ def infer_config(sd: StateDict,
     """mmmae model config matching the shapes of a converted state dict.
 
     Every size is a majority vote of all the tensors that show it
-    (:class:`mmmae.utils.arch_inference.Votes`) and the structure comes from
+    (:class:`mmmae.checkpoint.arch.Votes`) and the structure comes from
     the union of the keys, so a missing or mis-shaped tensor is named by the
     comparison with the model instead of changing the model.
 

@@ -62,10 +62,10 @@ if _REPO not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, _REPO)
 
 import mmmae  # noqa: E402,F401  (compat patches)
-from mmmae.utils.checkpoint_io import add_trust_pickle_argument  # noqa: E402,E501
-from mmmae.utils.arch_inference import (  # noqa: E402
+from mmmae.checkpoint.arch import (  # noqa: E402
     infer_videomae_config, videomae_target_shapes)
-from mmmae.utils.checkpoint_converters import (  # noqa: E402
+from mmmae.checkpoint.io import add_trust_pickle_argument  # noqa: E402
+from mmmae.checkpoint.videomae import (  # noqa: E402
     ConversionError, compare_shapes, convert_any_videomae,
     detect_videomae_format, format_key_list, load_checkpoint_file)
 
@@ -89,7 +89,7 @@ def _is_state_dict(obj) -> bool:
 def unwrap(obj) -> Tuple[StateDict, List[str]]:
     """Find the state dict inside a checkpoint and strip wrapper prefixes.
 
-    Tries ``mmmae.utils.checkpoint_converters.unwrap_checkpoint`` first,
+    Tries ``mmmae.checkpoint.videomae.unwrap_checkpoint`` first,
     then the wrappers ``state_dict``, ``model``, ``module``, ``model_state``,
     then the raw dict. Strips leading ``module.`` and ``_orig_mod.`` prefixes
     (repeatedly, in any order) and inner ``._orig_mod.`` segments.
@@ -103,7 +103,7 @@ def unwrap(obj) -> Tuple[StateDict, List[str]]:
     notes = []
     sd = None
     try:
-        from mmmae.utils.checkpoint_converters import unwrap_checkpoint
+        from mmmae.checkpoint.videomae import unwrap_checkpoint
         sd = unwrap_checkpoint(obj)
     except ImportError:
         pass
@@ -213,7 +213,7 @@ def infer_config(sd: StateDict) -> dict:
     """mmmae model config matching the shapes of a converted state dict.
 
     Every hyper-parameter is a majority vote of all the tensors that show it
-    (:func:`mmmae.utils.arch_inference.infer_videomae_config`), so one
+    (:func:`mmmae.checkpoint.arch.infer_videomae_config`), so one
     broken or missing tensor is reported by name instead of skewing the
     model it is compared with. Heads cannot be read from weights (they never
     change a shape); the standard ViT table is used. ``num_frames`` /
@@ -300,7 +300,7 @@ def apply_hf_config(cfg: dict, sd: StateDict,
         sd (dict): The unwrapped HF state dict.
         hf_config (str, optional): HF ``config.json``.
     """
-    from mmmae.utils.hf_converters import inspect_hf_videomae
+    from mmmae.checkpoint.hf import inspect_hf_videomae
     info = inspect_hf_videomae(sd, hf_config=hf_config)
     keys = ('norm_eps', 'fc_norm_eps', 'img_size', 'num_frames')
     for k in keys:

@@ -7,7 +7,6 @@ Module and parameter names equal the official ones (``global_tokens``,
 ``backbone.`` prefix.
 """
 import math
-import os.path as osp
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -711,156 +710,15 @@ class MultiMAEViT(BaseModule):
         return ['global_tokens']
 
 
-def _backbone_keys(sd: Mapping[str, torch.Tensor]
-                   ) -> Tuple[Dict[str, torch.Tensor], Dict[str, int], str]:
-    """MultiViT-named encoder weights of any MultiMAE checkpoint layout.
-
-    Returns:
-        tuple: ``(state dict, dropped group -> count, layout name)``.
-    """
-    from mmmae.utils.multimae_converters import timm_to_multimae
-    dropped: Dict[str, int] = {}
-
-    def drop(key: str) -> None:
-        group = key.split('.')[0]
-        if group == 'output_adapters':
-            group = '.'.join(key.split('.')[:2])
-        dropped[group] = dropped.get(group, 0) + 1
-
-    if 'cls_token' in sd and 'pos_embed' in sd:
-        out, left = timm_to_multimae(sd, strict=False, return_dropped=True)
-        for k in left:
-            drop(k)
-        return out, dropped, 'timm'
-    if any(k.startswith('backbone.') for k in sd):
-        out, layout = OrderedDict(), 'mmmae'
-        for k, v in sd.items():
-            if k.startswith('backbone.'):
-                out[k[len('backbone.'):]] = v
-            else:
-                drop(k)
-        return out, dropped, layout
-    out = OrderedDict()
-    for k, v in sd.items():
-        if k.startswith(('global_tokens', 'input_adapters.', 'encoder.')):
-            out[k] = v
-        else:
-            drop(k)
-    return out, dropped, 'official MultiMAE/MultiViT'
-
-
 def load_multimae_backbone(backbone: 'MultiMAEViT',
                            checkpoint: Union[str, Mapping],
                            map_location: str = 'cpu') -> Dict[str, list]:
     """Load the encoder of any MultiMAE checkpoint for fine-tuning.
 
-    Accepts the official MultiMAE / MultiViT layout (``model`` wrapper),
-    mmmae pre-training or downstream checkpoints (``backbone.*``; decoders,
-    heads and segmentor parts are dropped) and timm ViTs (converted with
-    :func:`~mmmae.utils.multimae_converters.timm_to_multimae`). Like the
-    official fine-tuning it then
-
-    * resizes every ``pos_emb`` to the backbone's grid (bicubic for patched
-      adapters, bilinear for semseg);
-    * copies the rows of the semseg ``class_emb`` that both tables have
-      (a fine-tuning label set with more classes keeps fresh extra rows);
-    * leaves adapters that the checkpoint lacks at their fresh init
-      (e.g. depth when fine-tuning RGB-D from an RGB-only MAE);
-
-    and reports each group of keys it did not use, with counts.
-
-    Args:
-        backbone (MultiMAEViT): Target module.
-        checkpoint (str | Mapping): Path/URL or a loaded checkpoint.
-        map_location (str): Device for loading. Defaults to ``'cpu'``.
-
-    Returns:
-        dict: ``missing``, ``unexpected`` (adapters the backbone lacks),
-        ``resized`` and ``dropped`` (``group: count`` strings).
-
-    Raises:
-        FileNotFoundError: ``checkpoint`` is a path that does not exist.
-        CorruptCheckpointError: The file is empty, truncated, corrupt or not
-            a checkpoint (names the file, the fault and the fix).
-        RuntimeError: Weights that do not fit the backbone (every offending
-            key named with both shapes).
+    Thin alias of :func:`mmmae.checkpoint.loaders.load_multimae_backbone`
+    (imported here lazily, so ``mmmae.models`` never imports
+    ``mmmae.checkpoint`` at module level); see there for the arguments,
+    the loading report and the errors.
     """
-    from mmengine.logging import print_log
-
-    from mmmae.utils.checkpoint_converters import unwrap_checkpoint
-    from mmmae.utils.checkpoint_io import load_checkpoint_or_url
-    name = checkpoint if isinstance(checkpoint, str) else '<state dict>'
-    if isinstance(checkpoint, str):
-        if '://' not in checkpoint and not osp.isfile(checkpoint):
-            raise FileNotFoundError(
-                f'pretrained checkpoint {checkpoint} does not exist: set '
-                'model.backbone.init_cfg.checkpoint to a MultiMAE checkpoint '
-                '(e.g. --cfg-options model.backbone.init_cfg.checkpoint='
-                'PATH), or init_cfg=None to train from scratch')
-        checkpoint = load_checkpoint_or_url(checkpoint, map_location)
-    sd, dropped, layout = _backbone_keys(unwrap_checkpoint(checkpoint))
-    own = backbone.state_dict()
-    load, resized, errors = OrderedDict(), [], []
-    for key, value in sd.items():
-        if key not in own:
-            continue
-        target = own[key]
-        if key.endswith('.pos_emb') and value.shape != target.shape:
-            adapter = backbone.input_adapters[key.split('.')[1]]
-            if value.dim() != 4 or value.shape[1] != target.shape[1]:
-                errors.append(f'{key}: checkpoint {tuple(value.shape)} vs '
-                              f'model {tuple(target.shape)}')
-                continue
-            value = resize_pos_emb_2d(
-                value.float(), target.shape[-2:],
-                adapter.pos_mode).transpose(1, 2).reshape(target.shape)
-            resized.append(f'{key} {tuple(sd[key].shape[-2:])}->'
-                           f'{tuple(target.shape[-2:])}')
-        elif key.endswith('class_emb.weight') and \
-                value.shape[1:] == target.shape[1:] and \
-                value.shape[0] != target.shape[0]:
-            n = min(value.shape[0], target.shape[0])
-            merged = target.clone()
-            merged[:n] = value[:n]
-            resized.append(f'{key} rows {value.shape[0]}->{target.shape[0]}')
-            value = merged
-        elif value.shape != target.shape:
-            errors.append(f'{key}: checkpoint {tuple(value.shape)} vs model '
-                          f'{tuple(target.shape)}')
-            continue
-        load[key] = value.to(target.dtype)
-    if errors:
-        raise RuntimeError(
-            f'{name} ({layout} layout) does not fit this MultiMAEViT; '
-            f'{len(errors)} mismatched key(s): ' + '; '.join(errors) +
-            '. Check the backbone arch/patch_size/input_adapters against '
-            'the checkpoint.')
-    if not load:
-        raise RuntimeError(
-            f'{name} holds no MultiMAE encoder weights ({layout} layout; '
-            f'groups: {sorted(dropped)}); is it the right file?')
-    backbone.load_state_dict(load, strict=False)
-    missing = [k for k in own if k not in load]
-    unexpected = [k for k in sd if k not in own]
-    report = dict(
-        missing=missing,
-        unexpected=unexpected,
-        resized=resized,
-        dropped=[f'{g}: {n}' for g, n in sorted(dropped.items())])
-    msg = [f'MultiMAEViT: loaded {len(load)} tensors from {name} '
-           f'({layout} layout)']
-    if missing:
-        adapters = sorted({k.split('.')[1] for k in missing
-                           if k.startswith('input_adapters.')})
-        msg.append(f'missing (fresh init) {len(missing)}: '
-                   + (f'adapters {adapters}; ' if adapters else '')
-                   + ', '.join(missing[:8]))
-    if unexpected:
-        msg.append(f'unused (no such adapter here) {len(unexpected)}: '
-                   + ', '.join(unexpected[:8]))
-    if resized:
-        msg.append('resized: ' + ', '.join(resized))
-    if dropped:
-        msg.append('dropped: ' + ', '.join(report['dropped']))
-    print_log('\n  '.join(msg), logger='current')
-    return report
+    from mmmae.checkpoint.loaders import load_multimae_backbone as load
+    return load(backbone, checkpoint, map_location=map_location)

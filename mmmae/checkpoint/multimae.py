@@ -49,7 +49,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 
-from .videomae import unwrap_checkpoint
+from .videomae import _finish, unwrap_checkpoint
 
 __all__ = [
     'convert_official_multimae', 'multimae_to_timm', 'timm_to_multimae'
@@ -106,15 +106,7 @@ def convert_official_multimae(
             out['neck.' + key] = value
         else:
             unknown[key] = value
-    if unknown:
-        msg = (f'{len(unknown)} checkpoint key(s) have no mmmae MultiMAE '
-               f'counterpart: {list(unknown)}')
-        if strict:
-            raise KeyError(msg)
-        warnings.warn(msg + ' (left out of the converted state dict)')
-    if return_unknown:
-        return out, unknown
-    return out
+    return _finish(out, unknown, strict, return_unknown, 'mmmae MultiMAE')
 
 
 _TIMM_BLOCK = re.compile(rf'^blocks\.(\d+)\.{_BLOCK}$')

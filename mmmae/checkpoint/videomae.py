@@ -205,15 +205,20 @@ def convert_official_videomae(
         print_log(
             f'dropped {dropped}: equal to the fixed sin-cos table mmmae '
             'recomputes', logger='current')
+    return _finish(out, unknown, strict, return_unknown, 'mmmae')
+
+
+def _finish(out: StateDict, unknown: Mapping, strict: bool,
+            return_unknown: bool, target: str):
+    """End of a key conversion: raise (``strict``) or warn about the keys
+    without a ``target`` counterpart, and return ``out`` (and them)."""
     if unknown:
-        msg = (f'{len(unknown)} checkpoint key(s) have no mmmae counterpart: '
-               f'{list(unknown)}')
+        msg = (f'{len(unknown)} checkpoint key(s) have no {target} '
+               f'counterpart: {list(unknown)}')
         if strict:
             raise KeyError(msg)
         warnings.warn(msg + ' (left out of the converted state dict)')
-    if return_unknown:
-        return out, unknown
-    return out
+    return (out, unknown) if return_unknown else out
 
 
 def official_to_backbone(state_dict: Mapping,

@@ -1,50 +1,37 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """MultiMAE demo: does multi-modal pretraining pay off with few labels?
 
-1. make (or reuse) the ray-cast scenes (RGB, exact z-depth, 6-class
-   semseg): ``--num-train`` training, ``--num-val`` val and ``--num-test``
-   test images of 64x64;
-2. pretrain a tiny MultiMAE (4 x 128, patch 8) on EVERY training image
-   without labels: RGB + depth by default
-   (``configs/multimae/multimae_vit-tiny-p8_1xb16-60e_scenes-rgbd.py``);
-   ``--pretrain-modalities rgb-depth-semseg`` adds the scenes' semseg, which
-   is ground truth here, so those images are then labelled. A ProbeHook
-   logs the patch probe of the frozen encoder fed RGB alone: each 8x8 patch
-   token labelled with its majority class, a logistic regression (and a
-   10-NN vote) fit on the patches of the ``--labelled`` images and scored on
-   val, as patch top-1 and patch mIoU, with the random-init value at step 0
-   (the baseline the curve must rise above);
-3. fine-tune on the first ``--labelled`` training images only, for each
-   task (segmentation from RGB, segmentation from RGB-D, depth from RGB;
-   ``configs/multimae/{segmentation,depth}/*scenes*``) and each seed, from
-   the pretrained encoder and from scratch (``--scratch-epochs`` /
-   ``--scratch-cfg-options`` give the baseline its own recipe);
-4. score every fine-tuned model (its last weights) on ``--eval-split``: the
-   run's one validation, after its last epoch, reads that split;
-5. print a table per task (per-seed mIoU, or delta1 and abs-rel for depth;
-   the pretrained - scratch mean gap and the number of seeds where
-   pretrained is ahead) and write ``WORK_DIR/summary.json`` and
-   ``WORK_DIR/pretrain/probe_curve.png``.
-
-Choose settings with ``--eval-split val`` and report on test. The schedules
-follow ``--*-epochs`` (tools/train.py rescales the param schedulers).
-``--quick`` is a 1-2 minute smoke run (tiny splits, a few epochs, 1 seed)
-in its own data and work folders; its numbers mean nothing.
+Pretrains a tiny MultiMAE on rendered scenes without labels, fine-tunes
+segmentation (RGB, RGB-D) and depth (RGB) on the first ``--labelled``
+images from it and from scratch, and writes ``WORK_DIR/summary.json`` and
+``WORK_DIR/pretrain/probe_curve.png``; the steps: :mod:`mmmae.apis.recipes`
+and docs/multimae_downstream.md. ``--quick``: a 1-2 minute smoke run in
+its own folders (its numbers mean nothing).
 
 Usage::
 
     python tools/demo_multimae.py [--work-dir work_dirs/demo_multimae]
     python tools/demo_multimae.py --quick
+
+Exit status: 0 when every run gave its metric; 1 when one did not, or
+``--skip-pretrain`` finds no checkpoint (one ``[demo]`` line on stderr); 2
+for bad options; a failing training run stops it with its traceback.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from demo import _newest, add_run_args, read_losses, run  # noqa: E402
+from mmmae.apis.recipes import (DenseTask, RecipeError, add_run_args,
+                                check_outputs, format_times,
+                                pretraining_needed, probe_hook_index,
+                                report_summary, run_command,
+                                summarize_dense_demo, tool_command)
+from mmmae.utils.cli import run_cli
+from mmmae.utils.run_logs import (read_final_loss, read_last_record,
+                                  read_losses)
+from mmmae.visualization.probe_curve import plot_run_probe_curves
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_CFGS = {
@@ -55,21 +42,18 @@ PRETRAIN_CFGS = {
 }
 SEG_CFG = ('configs/multimae/segmentation/multimae_vit-tiny-p8_convnext_'
            '1xb16-20e_scenes-{}-64x64.py')
-# task -> (config, main metric, further metrics, higher is better)
 TASKS = {
-    'seg-rgb': (SEG_CFG.format('rgb'), 'mIoU', ('aAcc', 'mAcc'), True),
-    'seg-rgbd': (SEG_CFG.format('rgbd'), 'mIoU', ('aAcc', 'mAcc'), True),
-    'depth': ('configs/multimae/depth/multimae_vit-tiny-p8_dpt_1xb16-20e_'
-              'scenes-64x64.py', 'd1', ('abs_rel', 'rmse'), True),
+    'seg-rgb': DenseTask(SEG_CFG.format('rgb'), 'mIoU',
+                         'segmentation from RGB', ('aAcc', 'mAcc')),
+    'seg-rgbd': DenseTask(SEG_CFG.format('rgbd'), 'mIoU',
+                          'segmentation from RGB-D', ('aAcc', 'mAcc')),
+    'depth': DenseTask('configs/multimae/depth/multimae_vit-tiny-p8_dpt_'
+                       '1xb16-20e_scenes-64x64.py', 'd1', 'depth from RGB',
+                       ('abs_rel', 'rmse'), lower_columns=('abs_rel', )),
 }
-TASK_NAMES = {
-    'seg-rgb': 'segmentation from RGB',
-    'seg-rgbd': 'segmentation from RGB-D',
-    'depth': 'depth from RGB',
-}
-PROBE_KEY = 'probe/linear_miou'
 PROBE_KEYS = ('probe/linear_miou', 'probe/linear_top1', 'probe/knn_miou',
-              'probe/knn_top1')
+              'probe/knn_top1')  # the first is plotted and summarised
+PROBE_KEY = PROBE_KEYS[0]
 # None in parse_args = these, or QUICK's with --quick
 DEFAULTS = dict(data_root='data/scenes', work_dir='work_dirs/demo_multimae',
                 num_train=1000, labelled=100, num_val=100, num_test=100,
@@ -78,6 +62,10 @@ QUICK = dict(data_root='data/scenes_quick',
              work_dir='work_dirs/demo_multimae_quick', num_train=32,
              labelled=16, num_val=8, num_test=8, seeds=[0],
              pretrain_epochs=6, ft_epochs=3)  # just past the warmups
+SETTINGS = ('num_train', 'labelled', 'num_val', 'num_test', 'eval_split',
+            'pretrain_modalities', 'pretrain_epochs', 'ft_epochs',
+            'scratch_epochs', 'seeds', 'pretrain_seed', 'runs', 'quick',
+            'cfg_options', 'ft_cfg_options', 'scratch_cfg_options')
 
 
 def parse_args(argv=None):
@@ -137,16 +125,9 @@ def parse_args(argv=None):
     return args
 
 
-def _probe_index(cfg_path):
-    from mmengine.config import Config
-    hooks = Config.fromfile(cfg_path).custom_hooks
-    return next(i for i, h in enumerate(hooks) if 'ProbeHook' in h['type'])
-
-
 def pretrain(args, cfg_path, pre_dir, epochs):
     """Run tools/train.py on the pretraining config; return its time."""
-    i = _probe_index(cfg_path)
-    hook = f'custom_hooks.{i}'
+    hook = f'custom_hooks.{probe_hook_index(cfg_path)}'
     opts = [
         f'train_dataloader.dataset.data_root={args.data_root}',
         f'{hook}.train_dataloader.dataset.data_root={args.data_root}',
@@ -158,31 +139,17 @@ def pretrain(args, cfg_path, pre_dir, epochs):
     if args.quick:
         opts += ['train_dataloader.num_workers=0',
                  'train_dataloader.persistent_workers=False']
-    return run([
-        sys.executable, 'tools/train.py', cfg_path, '--work-dir', pre_dir,
-        '--cfg-options', *opts, *args.cfg_options
-    ], f'2/3 MultiMAE pretraining on {args.num_train} images '
+    return run_command(
+        tool_command('tools/train.py', cfg_path, '--work-dir', pre_dir,
+                     cfg_options=opts + args.cfg_options),
+        f'2/3 MultiMAE pretraining on {args.num_train} images '
         f'({args.pretrain_modalities}; probe on val)')
-
-
-def read_metrics(work_dir, key):
-    """Last record holding ``key`` in the newest scalars.json of a run (its
-    final validation)."""
-    log = _newest(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
-    last = {}
-    if log is not None:
-        with open(log) as f:
-            for line in f:
-                rec = json.loads(line)
-                if key in rec:
-                    last = rec
-    return last
 
 
 def finetune(args, task, name, seed, ckpt):
     """Fine-tune one encoder init on the labelled images, score it on the
     eval split; return its metrics, final loss and time."""
-    cfg_path, key, extra, _ = TASKS[task]
+    spec = TASKS[task]
     wd = osp.join(args.work_dir, f'{task}_{name}_seed{seed}')
     root = args.data_root
     opts = [
@@ -206,145 +173,18 @@ def finetune(args, task, name, seed, ckpt):
                  *args.ft_cfg_options]
     else:
         opts += ['model.backbone.init_cfg=None', *args.scratch_cfg_options]
-    took = run([
-        sys.executable, 'tools/train.py', cfg_path, '--work-dir', wd,
-        '--cfg-options', *opts
-    ], f'3/3 {TASK_NAMES[task]} from {name}, seed {seed} (scored on '
+    took = run_command(
+        tool_command('tools/train.py', spec.config, '--work-dir', wd,
+                     cfg_options=opts),
+        f'3/3 {spec.title} from {name}, seed {seed} (scored on '
         f'{args.eval_split})')
-    rec = read_metrics(wd, key)
-    losses = read_losses(wd)
-    return dict(metrics={k: rec.get(k) for k in (key, *extra)},
-                final_train_loss=list(losses.values())[-1]
-                if losses else None,
-                time_s=took)
+    rec = read_last_record(wd, spec.metric)
+    return dict(metrics={k: rec.get(k) for k in (spec.metric, *spec.extra)},
+                final_train_loss=read_final_loss(wd), time_s=took)
 
 
-def write_probe_curves(pre_dir, out_png):
-    """Probe curves of the pretraining run (``PROBE_KEYS``); the main one
-    is plotted. Returns ``{key: curve}`` (empty without a log)."""
-    from mmmae.visualization import plot_probe_curve, read_probe_curve
-    scalars = _newest(osp.join(pre_dir, '*', 'vis_data', 'scalars.json'))
-    if scalars is None:
-        return {}
-    curves = {k: read_probe_curve(scalars, k) for k in PROBE_KEYS}
-    curves = {k: c for k, c in curves.items() if c['steps']}
-    if PROBE_KEY in curves:
-        plot_probe_curve(
-            curves[PROBE_KEY], out_png,
-            title='linear patch probe on val, frozen encoder, RGB input',
-            ylabel='patch mIoU (%)')
-    return curves
-
-
-def _fmt(v, key, sign=''):
-    """mIoU (in %) with 2 decimals, the depth ratios with 3."""
-    if v is None:
-        return 'n/a'
-    return f'{v:{sign}.2f}' if key == 'mIoU' else f'{v:{sign}.3f}'
-
-
-def summarize(args, results, curves, times, pre_losses):
-    """Print a table per task; return the summary dict and whether every
-    run gave its metric."""
-    summary, ok = {}, True
-    print('\n[demo] ===== summary =====')
-    print(f'[demo] pretraining: {args.num_train} images '
-          f'({args.pretrain_modalities}), fine-tuning: the first '
-          f'{args.labelled}; scored on {args.eval_split} '
-          f'({args.num_test if args.eval_split == "test" else args.num_val}'
-          ' images), last weights')
-    if pre_losses:
-        first, last = min(pre_losses), max(pre_losses)
-        print(f'[demo] pretraining loss: epoch {first} '
-              f'{pre_losses[first]:.3f} -> epoch {last} '
-              f'{pre_losses[last]:.3f}')
-    curve = curves.get(PROBE_KEY)
-    if curve:
-        pts = ', '.join(f'{s}: {100 * v:.1f}'
-                        for s, v in zip(curve['steps'], curve['values']))
-        rnd = curve['random']
-        print('[demo] probe during pretraining (linear patch mIoU % on val, '
-              f'RGB only; step: value): {pts}' +
-              (f'; random init {100 * rnd:.1f}' if rnd is not None else ''))
-    for task in args.tasks:
-        cfg_path, key, extra, higher = TASKS[task]
-        runs = results.get(task, {})
-        entry = dict(metric=key, seeds=list(args.seeds), config=cfg_path)
-        for name in args.runs:
-            entry[name] = [runs.get((name, s), {}).get('metrics', {}).get(key)
-                           for s in args.seeds]
-            for k in extra:
-                entry.setdefault('extra', {}).setdefault(k, {})[name] = [
-                    runs.get((name, s), {}).get('metrics', {}).get(k)
-                    for s in args.seeds]
-            entry.setdefault('final_train_loss', {})[name] = [
-                runs.get((name, s), {}).get('final_train_loss')
-                for s in args.seeds]
-        ok &= all(v is not None for n in args.runs for v in entry[n])
-        cols = [(n, key) for n in args.runs]
-        if task == 'depth':
-            cols += [(n, 'abs_rel') for n in args.runs]
-        print(f'[demo] {TASK_NAMES[task]} ({task}): {key}'
-              + (' (higher is better) and abs_rel (lower is better)'
-                 if task == 'depth' else ''))
-        print('[demo]   seed' + ''.join(f'{f"{n} {k}":>22}'
-                                        for n, k in cols))
-
-        def value(name, k, i):
-            vals = entry[name] if k == key else entry['extra'][k][name]
-            return vals[i]
-
-        for i, seed in enumerate(args.seeds):
-            print(f'[demo]   {seed:>4}' + ''.join(
-                f'{_fmt(value(n, k, i), k):>22}' for n, k in cols))
-        if set(args.runs) == {'pretrained', 'scratch'} and all(
-                v is not None for n in args.runs for v in entry[n]):
-            pre, scr = entry['pretrained'], entry['scratch']
-            mean = {n: sum(entry[n]) / len(entry[n]) for n in args.runs}
-            gap = mean['pretrained'] - mean['scratch']
-            ahead = sum((p > s) if higher else (p < s)
-                        for p, s in zip(pre, scr))
-            entry.update(mean=mean, mean_gap=gap, pretrained_ahead=ahead)
-            print(f'[demo]   mean {key}: pretrained '
-                  f'{_fmt(mean["pretrained"], key)} vs scratch '
-                  f'{_fmt(mean["scratch"], key)} (gap '
-                  f'{_fmt(gap, key, "+")}); '
-                  f'pretrained ahead in {ahead} of {len(pre)} seeds')
-            for k, per_run in entry['extra'].items():
-                if all(v is not None for vs in per_run.values()
-                       for v in vs):
-                    entry.setdefault('extra_mean', {})[k] = {
-                        n: sum(vs) / len(vs) for n, vs in per_run.items()}
-            if task == 'depth' and 'abs_rel' in entry.get('extra_mean', {}):
-                m = entry['extra_mean']['abs_rel']
-                print(f'[demo]   mean abs_rel: pretrained '
-                      f'{m["pretrained"]:.3f} vs scratch '
-                      f'{m["scratch"]:.3f}')
-        summary[task] = entry
-    summary.update(
-        probe=dict(curve, key=PROBE_KEY) if curve else None,
-        probe_curves=curves,
-        times_s=times,
-        final_train_loss=dict(
-            pretrain=pre_losses[max(pre_losses)] if pre_losses else None,
-            **{t: summary[t]['final_train_loss'] for t in args.tasks}),
-        pretrain_loss_per_epoch=pre_losses,
-        settings=dict(
-            num_train=args.num_train, labelled=args.labelled,
-            num_val=args.num_val, num_test=args.num_test,
-            eval_split=args.eval_split,
-            pretrain_modalities=args.pretrain_modalities,
-            pretrain_epochs=args.pretrain_epochs, ft_epochs=args.ft_epochs,
-            scratch_epochs=args.scratch_epochs, seeds=list(args.seeds),
-            pretrain_seed=args.pretrain_seed, runs=list(args.runs),
-            quick=args.quick, cfg_options=list(args.cfg_options),
-            ft_cfg_options=list(args.ft_cfg_options),
-            scratch_cfg_options=list(args.scratch_cfg_options)))
-    return summary, ok
-
-
-def main(argv=None):
-    args = parse_args(argv)
+def demo(args):
+    """Data, pretraining, fine-tuning per task, summary (see __doc__)."""
     os.chdir(ROOT)
     t0 = time.time()
     times = {}
@@ -365,10 +205,7 @@ def main(argv=None):
             'max_epochs']
     pre_ckpt = osp.join(pre_dir, f'epoch_{args.pretrain_epochs}.pth')
     need_ckpt = 'pretrained' in args.runs
-    if args.skip_pretrain or not need_ckpt:
-        if need_ckpt and not osp.isfile(pre_ckpt):
-            sys.exit(f'[demo] --skip-pretrain: no {pre_ckpt}')
-    else:
+    if pretraining_needed(args.runs, args.skip_pretrain, pre_ckpt):
         times['pretrain'] = pretrain(args, cfg_path, pre_dir,
                                      args.pretrain_epochs)
 
@@ -381,25 +218,27 @@ def main(argv=None):
                 times[f'{task} {name} s{seed}'] = r['time_s']
 
     png = osp.join(pre_dir, 'probe_curve.png')
-    curves = write_probe_curves(pre_dir, png) if need_ckpt else {}
+    curves = plot_run_probe_curves(
+        pre_dir, png, PROBE_KEYS, ylabel='patch mIoU (%)',
+        title='linear patch probe on val, frozen encoder, RGB input'
+    ) if need_ckpt else {}
     pre_losses = read_losses(pre_dir) if need_ckpt else {}
     times['total'] = time.time() - t0
-    summary, ok = summarize(args, results, curves, times, pre_losses)
-    os.makedirs(args.work_dir, exist_ok=True)
-    out = osp.join(args.work_dir, 'summary.json')
-    with open(out, 'w') as f:
-        json.dump(summary, f, indent=1)
+    summary, ok, lines = summarize_dense_demo(
+        results, {t: TASKS[t] for t in args.tasks},
+        {k: getattr(args, k) for k in SETTINGS}, curves, pre_losses, times,
+        PROBE_KEY)
+    out = report_summary(summary, lines, args.work_dir)
     if curves:
         print(f'[demo] probe curve: {png}')
     print(f'[demo] summary: {out}')
-    print('[demo] time: ' + ', '.join(f'{k} {v:.0f}s'
-                                      for k, v in times.items()) +
-          f' ({times["total"] / 60:.1f} min)')
-    pretrained = 'pretrain' in times
-    if not ok or pretrained and (not osp.isfile(pre_ckpt)
-                                 or PROBE_KEY not in curves):
-        sys.exit('[demo] the run did not produce its outputs; see the log')
-    return 0
+    print(f'[demo] time: {format_times(times)}')
+    check_outputs(ok, 'pretrain' in times, pre_ckpt, PROBE_KEY in curves)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    return run_cli(lambda: demo(args), RecipeError, prefix='[demo] ')
 
 
 if __name__ == '__main__':

@@ -20,7 +20,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 STAMP="$VENV/.mmmae_env_stamp"
-WANT="$(cat requirements.txt requirements/*.txt setup.py | sha256sum | cut -d' ' -f1)"
+WANT="$(cat requirements.txt requirements/*.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "[mmmae] installing requirements into $VENV (first run takes a few minutes)" >&2
     # pip byte-compiles the installed files one by one on one core (~100 s of
@@ -32,8 +32,17 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     "$VENV/bin/python" -m pip install -q --no-compile -r requirements.txt >&2
     SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
     "$VENV/bin/python" -m compileall -q -j 0 "$SITE" > /dev/null 2>&1 || true
-    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >&2
     echo "$WANT" > "$STAMP"
+fi
+# The editable install points at one checkout: a venv shared by two clones
+# (MMMAE_VENV) must import the mmmae of the clone that runs, so the stamp
+# holds the checkout's path as well as setup.py.
+PKG_STAMP="$VENV/.mmmae_pkg_stamp"
+PKG_WANT="$( (echo "$ROOT"; cat setup.py) | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$PKG_STAMP" ] || [ "$(cat "$PKG_STAMP")" != "$PKG_WANT" ]; then
+    echo "[mmmae] installing mmmae from $ROOT (editable)" >&2
+    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >&2
+    echo "$PKG_WANT" > "$PKG_STAMP"
 fi
 # Configs of MMAction2/MMSeg/mmpretrain may then name mmmae.X without
 # custom_imports (mmmae_startup.py); the guard keeps other environments

@@ -5,17 +5,16 @@ Pretraining configs have no ``test_dataloader``; for them this tool says so
 and points at ``tools/visualize_reconstruction.py`` instead.
 """
 import argparse
-import copy
 import os
-import os.path as osp
 import sys
 
 import mmmae  # noqa: F401,I001  (compat patches + registries first)
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.config import DictAction
 
-from mmmae.engine.model_wrappers import setup_cpu_distributed
+from mmmae.apis.runner import (NoTestLoopError, build_runner,
+                               prepare_test_config)
+from mmmae.utils.cli import run_cli
 
 
 def parse_args():
@@ -69,83 +68,19 @@ def parse_args():
     return args
 
 
-def merge_args(cfg, args):
-    """Merge CLI arguments into the config (MMAction2 semantics)."""
-    cfg.launcher = args.launcher
-
-    # work_dir: CLI > config file > ./work_dirs/<config stem>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
-    # -------------------- visualization --------------------
-    if args.show or (args.show_dir is not None):
-        assert 'visualization' in cfg.default_hooks, \
-            'VisualizationHook is not set in the `default_hooks` field of ' \
-            'config. Please set `visualization=dict(type="VisualizationHook")`'
-        cfg.default_hooks.visualization.enable = True
-        cfg.default_hooks.visualization.show = args.show
-        cfg.default_hooks.visualization.wait_time = args.wait_time
-        cfg.default_hooks.visualization.out_dir = args.show_dir
-        cfg.default_hooks.visualization.interval = args.interval
-
-    # -------------------- Dump predictions --------------------
-    if args.dump is not None:
-        assert args.dump.endswith(('.pkl', '.pickle')), \
-            'The dump file must be a pkl file.'
-        dump_metric = dict(type='DumpResults', out_file_path=args.dump)
-        if isinstance(cfg.test_evaluator, (list, tuple)):
-            cfg.test_evaluator = list(cfg.test_evaluator)
-            cfg.test_evaluator.append(dump_metric)
-        else:
-            cfg.test_evaluator = [cfg.test_evaluator, dump_metric]
-
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    return cfg
-
-
-def has_test_loop(cfg) -> bool:
-    return all(
-        cfg.get(key, None) is not None
-        for key in ('test_dataloader', 'test_cfg', 'test_evaluator'))
-
-
-def main():
+def main() -> int:
     args = parse_args()
+    options = vars(args)
+    config, checkpoint = options.pop('config'), options.pop('checkpoint')
+    options.pop('local_rank')
 
-    cfg = Config.fromfile(args.config)
-    # a test loop may also come from --cfg-options
-    probe = copy.deepcopy(cfg)
-    if args.cfg_options is not None:
-        probe.merge_from_dict(args.cfg_options)
-    if not has_test_loop(probe):
-        print(
-            f'{args.config} has no test loop (test_dataloader/test_cfg/'
-            'test_evaluator are unset): it is a pretraining config, and '
-            'masked-autoencoder pretraining has nothing to evaluate. '
-            'Use tools/visualize_reconstruction.py to look at '
-            'reconstructions, or evaluate the backbone with a fine-tuning '
-            'config (see configs/videomae/README.md).',
-            file=sys.stderr)
-        sys.exit(2)
-    cfg = merge_args(cfg, args)
-    cfg.load_from = args.checkpoint
-    cfg = setup_cpu_distributed(cfg)
+    def work():
+        build_runner(prepare_test_config(config, checkpoint,
+                                         **options)).test()
 
-    # build the runner from config
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        from mmmae.registry import RUNNERS
-        runner = RUNNERS.build(cfg)
-
-    # start testing
-    runner.test()
+    # a pretraining config: say so (exit 2), no traceback
+    return run_cli(work, NoTestLoopError, status=2, prefix='')
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

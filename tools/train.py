@@ -15,22 +15,13 @@ launchers, and ``auto_scale_lr`` counts gradient accumulation
 (``mmmae.engine.account_grad_accumulation``); see docs/distributed.md.
 """
 import argparse
-import copy
-import logging
 import os
-import os.path as osp
 
 import mmmae  # noqa: F401,I001  (compat patches + registries first)
 
-import torch
-from mmengine.config import Config, DictAction
-from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.config import DictAction
 
-from mmmae.engine.fsdp import setup_cpu_fsdp
-from mmmae.engine.lr_scaling import account_grad_accumulation
-from mmmae.engine.model_wrappers import setup_cpu_distributed
-from mmmae.engine.schedule_rescale import follow_train_length
+from mmmae.apis.runner import build_runner, prepare_train_config
 
 
 def parse_args():
@@ -97,117 +88,13 @@ def parse_args():
     return args
 
 
-def merge_args(cfg, args):
-    """Merge CLI arguments into the config (MMAction2 semantics)."""
-    if args.no_validate:
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
-
-    cfg.launcher = args.launcher
-
-    # work_dir: CLI > config file > ./work_dirs/<config stem>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
-    # mixed precision (on CPU, fix_amp_on_cpu swaps in bf16 autocast)
-    if args.amp:
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        assert optim_wrapper in ('OptimWrapper', 'AmpOptimWrapper',
-                                 'mmmae.CPUAmpOptimWrapper'), \
-            '`--amp` is not supported custom optimizer wrapper type ' \
-            f'`{optim_wrapper}.'
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-
-    # resume training
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-
-    # enable auto scale learning rate
-    if args.auto_scale_lr:
-        if cfg.get('auto_scale_lr', None) is None:
-            raise KeyError(
-                f'`--auto-scale-lr` needs `auto_scale_lr` in the config '
-                f'({args.config}), e.g. `auto_scale_lr = dict(enable=True, '
-                'base_batch_size=256)` where base_batch_size is the total '
-                'batch size the config lr is meant for.')
-        cfg.auto_scale_lr.enable = True
-
-    # set random seeds (only when the config has none)
-    if cfg.get('randomness', None) is None:
-        cfg.randomness = dict(
-            seed=args.seed,
-            diff_rank_seed=args.diff_rank_seed,
-            deterministic=args.deterministic)
-
-    if args.cfg_options is not None:
-        base_cfg = copy.deepcopy(cfg)
-        cfg.merge_from_dict(args.cfg_options)
-        # max_epochs/max_iters overrides move the schedulers' `end` too
-        cfg = follow_train_length(cfg, base_cfg, args.cfg_options)
-
-    # bit-exact resume: resumable loop + sampler, per-sample RNG seeding,
-    # RNG states in checkpoints (docs/resume.md)
-    if args.deterministic or cfg.get('resumable', False):
-        from mmmae.engine.resumable import make_resumable
-        cfg = make_resumable(cfg)
-
-    return cfg
-
-
-def fix_amp_on_cpu(cfg):
-    """Without CUDA, swap ``AmpOptimWrapper`` (which asserts CUDA) for
-    ``mmmae.CPUAmpOptimWrapper``: bfloat16 CPU autocast, no loss scaling."""
-    if torch.cuda.is_available() or cfg.get('optim_wrapper', None) is None:
-        return cfg
-    if cfg.optim_wrapper.get('type', None) in ('AmpOptimWrapper',
-                                               'mmengine.AmpOptimWrapper'):
-        print_log(
-            'AmpOptimWrapper needs CUDA; training with bfloat16 CPU '
-            'autocast (mmmae.CPUAmpOptimWrapper) instead.',
-            logger='current',
-            level=logging.WARNING)
-        cfg.optim_wrapper.type = 'mmmae.CPUAmpOptimWrapper'
-        cfg.optim_wrapper.pop('loss_scale', None)
-        if cfg.optim_wrapper.get('dtype', None) not in ('bfloat16', 'float16'):
-            cfg.optim_wrapper.dtype = 'bfloat16'
-    return cfg
-
-
 def main():
     args = parse_args()
-
-    # load config
-    cfg = Config.fromfile(args.config)
-
-    # merge cli arguments to config
-    cfg = merge_args(cfg, args)
-    cfg = fix_amp_on_cpu(cfg)
-    cfg = setup_cpu_distributed(cfg)
-    cfg = setup_cpu_fsdp(cfg)
-    # auto_scale_lr counts accumulated micro-batches (mmmae/engine/lr_scaling)
-    cfg = account_grad_accumulation(cfg)
-
-    # build the runner from config
-    if 'runner_type' not in cfg:
-        # build the default runner
-        runner = Runner.from_cfg(cfg)
-    else:
-        # build customized runner from the registry
-        # if 'runner_type' is set in the cfg
-        from mmmae.registry import RUNNERS
-        runner = RUNNERS.build(cfg)
-
-    # start training
-    runner.train()
+    options = vars(args)
+    config = options.pop('config')
+    options.pop('local_rank')
+    cfg = prepare_train_config(config, **options)
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

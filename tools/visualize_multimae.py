@@ -70,17 +70,11 @@ Examples::
 
 Exit status: 0 on success, 2 for a usage error (bad path, bad mask, a
 config without a MultiMAE model); the message names the culprit. The work
-is :mod:`mmmae.apis.multimae` (masks, prediction) and
-:func:`mmmae.visualization.render_multimae_prediction` (drawing).
+is :func:`mmmae.apis.visualize_multimae`.
 """
 import argparse
-import os
 import os.path as osp
-import re
 import sys
-from typing import Dict, List, Optional
-
-import numpy as np
 
 _REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if _REPO not in sys.path:  # run as a script from a source checkout
@@ -126,124 +120,24 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def mask_mode(args, fractions: Optional[Dict[str, float]],
-              num_visible: Optional[int]) -> str:
-    """The ``<maskmode>`` part of the output names."""
-    if args.mask_file:
-        mode = 'maskfile-' + osp.splitext(osp.basename(args.mask_file))[0]
-    elif fractions is not None:
-        parts = [m if f == 1.0 else f'{m}{f:g}' for m, f in fractions.items()]
-        mode = 'vis-' + '-'.join(parts)
-        if num_visible is not None:
-            mode += f'_rand{num_visible}-seed{args.seed}'
-        elif any(0.0 < f < 1.0 for f in fractions.values()):
-            mode += f'-seed{args.seed}'
-    else:
-        mode = f'rand{num_visible}-seed{args.seed}'
-    return re.sub(r'[^A-Za-z0-9._-]+', '_', mode)
-
-
-def run(args) -> List[dict]:
-    """Draw every image; returns one record per PNG: ``png``, ``mask_file``,
-    ``masks`` (``{mod: (h, w) bool}``), ``layout`` (see
-    :func:`mmmae.visualization.make_image_grid`, plus ``rows``) and
-    ``metrics`` (hidden-pixel rgb MSE / depth L1 / semseg accuracy)."""
-    import torch
-
-    import mmmae  # noqa: F401  (compat patches, registries)
-    from mmmae.apis import (InputError, build_multimae_pipeline,
-                            collect_images, draw_multimae_masks,
-                            find_class_info, init_multimae_model,
-                            load_config, load_mask_file, mask_generator_cfg,
-                            multimae_geometry, parse_visible,
-                            predict_multimae)
-    from mmmae.visualization import (make_palette, render_multimae_prediction,
-                                     save_image, seeded)
-
-    for p, what in ((args.config, 'config'), (args.input, 'input')):
-        if not osp.exists(p):
-            raise InputError(f'{what} {p} does not exist')
-    if args.mask_file and (args.visible or args.num_visible is not None):
-        raise InputError('--mask-file cannot be combined with --visible or '
-                         '--num-visible')
-    device = args.device or ('cuda:0' if torch.cuda.is_available() else 'cpu')
-    try:
-        cfg = load_config(args.config, args.cfg_options)
-    except Exception as e:  # noqa: BLE001 (syntax errors, bad options...)
-        raise InputError(f'cannot read config {args.config}: {e}')
-    model = init_multimae_model(cfg, args.checkpoint, device)
-    if args.checkpoint.lower() == 'none':
-        print(f'{TAG} checkpoint none: randomly initialised model')
-    geom = multimae_geometry(model)
-    samples = collect_images(args.input, geom['modalities'], args.max_images)
-    pipeline = build_multimae_pipeline(model.cfg, geom)
-
-    gen_cfg = mask_generator_cfg(model.cfg)
-    n = geom['grid'][0] * geom['grid'][1]
-    fractions = file_masks = None
-    num_visible = args.num_visible
-    if args.mask_file:
-        file_masks = load_mask_file(args.mask_file, geom['modalities'],
-                                    geom['grid'])
-    elif args.visible:
-        fractions = parse_visible(args.visible, geom['modalities'])
-    elif num_visible is None:
-        num_visible = int(gen_cfg.get('num_visible')
-                          or round(n * len(geom['modalities']) / 6))
-    if num_visible is not None and num_visible < 1:
-        raise InputError(f'--num-visible must be >= 1, got {num_visible}')
-    mode = mask_mode(args, fractions, num_visible)
-
-    classes, palette = find_class_info(args.input)
-    seg_classes = max([1] + list(geom['num_classes'].values()) + [
-        t['channels'] for t in geom['tasks'] if t['kind'] == 'semseg'])
-    if not palette or len(palette) < seg_classes:
-        palette, classes = make_palette(seg_classes), None
-
-    os.makedirs(args.out, exist_ok=True)
-    records = []
-    for k, s in enumerate(samples):
-        given = list(s['img_path'])
-        with seeded(args.seed + k):
-            masks = draw_multimae_masks(geom, given, fractions, num_visible,
-                                        file_masks, gen_cfg.get('alpha', 1.))
-        res = predict_multimae(model, s['img_path'], masks, pipeline, geom)
-        vis = ', '.join(f'{m} {int((~masks[m]).sum())}/{n}' +
-                        ('' if m in given else ' (not given)')
-                        for m in geom['modalities'])
-        title = f'{s["name"]}: visible tokens {vis} [{mode}]'
-        img, layout, metrics = render_multimae_prediction(
-            model.data_preprocessor, geom, res['inputs'], masks,
-            res['preds'], palette, classes, title)
-        png = osp.join(args.out, f'{s["name"]}_{mode}.png')
-        save_image(png, img)
-        mask_file = osp.join(args.out, f'{s["name"]}_{mode}_mask.npz')
-        grid_masks = {m: masks[m].reshape(geom['grid'])
-                      for m in geom['modalities']}
-        np.savez(mask_file, **{m: v.astype(np.uint8)
-                               for m, v in grid_masks.items()})
-        msg = ', '.join(f'{k_} {v:.4f}' for k_, v in metrics.items())
-        print(png + (f'  (hidden pixels: {msg})' if msg else ''), flush=True)
-        records.append(dict(png=png, mask_file=mask_file, masks=grid_masks,
-                            layout=layout, metrics=metrics))
-    if not records:
-        raise InputError(f'no image to draw in {args.input}')
-    return records
-
-
 def main(argv=None) -> int:
     """Entry point; returns the exit status (0 ok, 2 usage error)."""
     try:
         args = parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or a bad option (2)
         return int(e.code or 0)
-    from mmmae.apis import InputError
-    try:
-        run(args)
-    except (InputError, FileNotFoundError) as e:
-        print(f'{TAG} error: {e}', file=sys.stderr)
-        return 2
-    return 0
+    from mmmae.apis import InputError, visualize_multimae
+    from mmmae.utils.cli import run_cli
+    return run_cli(
+        lambda: visualize_multimae(
+            args.config, args.checkpoint, args.input, args.out,
+            visible=args.visible, num_visible=args.num_visible,
+            seed=args.seed, mask_file=args.mask_file,
+            max_images=args.max_images, device=args.device,
+            cfg_options=args.cfg_options),
+        (InputError, FileNotFoundError),
+        status=2,
+        prefix=f'{TAG} error: ')
 
 
 if __name__ == '__main__':

@@ -1,9 +1,13 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""High-level inference api (MMAction2's ``mmaction.apis`` style).
+"""High-level api (MMAction2's ``mmaction.apis`` style).
 
-The command-line tools (``tools/extract_features.py``,
-``tools/visualize_reconstruction.py``, ``tools/visualize_multimae.py``)
-are argparse wrappers of these functions:
+The command-line tools (``tools/train.py``, ``tools/test.py``,
+``tools/extract_features.py``, ``tools/visualize_reconstruction.py``,
+``tools/visualize_multimae.py``) are argparse wrappers of these functions:
+
+* :func:`train_model`, :func:`test_model`: train or evaluate from a config
+  with the tools' options (:func:`prepare_train_config`,
+  :func:`prepare_test_config` give the config without running it);
 
 * :func:`init_model`, :func:`inference_recognizer`: build any mmmae model
   from its config (right default scope, checkpoint, eval mode) and
@@ -14,8 +18,14 @@ are argparse wrappers of these functions:
   target for one clip;
 * :func:`predict_multimae`, :func:`predict_cross_modal`: MultiMAE
   predictions, e.g. depth and semseg from RGB alone;
+* :func:`visualize_reconstructions`, :func:`visualize_multimae`: the
+  above, drawn to PNG files for a folder or list of inputs;
 * :func:`quiet_init_weights`: ``init_weights()`` without the
   per-parameter log.
+
+:mod:`mmmae.apis.recipes` (not re-exported here) holds what the demo and
+study drivers share: launching the runs, comparing pretrained and scratch
+runs over seeds, the summary tables.
 """
 from .features import (CheckpointError, VideoDecodeError, build_backbone,
                        compute_features, extract_features, feature_settings,
@@ -36,6 +46,12 @@ from .multimae import (build_multimae_pipeline, collect_images,
 from .reconstruction import (build_reconstruction_pipeline,
                              find_train_pipeline, make_deterministic_pipeline,
                              reconstruct_video)
+from .runner import (NoTestLoopError, build_runner, fix_amp_on_cpu,
+                     has_test_loop, merge_test_options, merge_train_options,
+                     prepare_test_config, prepare_train_config, test_model,
+                     train_model)
+from .visualize import (existing_videos, multimae_mask_mode,
+                        visualize_multimae, visualize_reconstructions)
 
 __all__ = [
     'InputError', 'load_config', 'init_model', 'quiet_init_weights',
@@ -50,5 +66,10 @@ __all__ = [
     'reconstruct_video', 'init_multimae_model', 'multimae_geometry',
     'build_multimae_pipeline', 'mask_generator_cfg', 'parse_visible',
     'load_mask_file', 'collect_images', 'find_class_info',
-    'draw_multimae_masks', 'predict_multimae', 'predict_cross_modal'
+    'draw_multimae_masks', 'predict_multimae', 'predict_cross_modal',
+    'NoTestLoopError', 'merge_train_options', 'fix_amp_on_cpu',
+    'prepare_train_config', 'has_test_loop', 'merge_test_options',
+    'prepare_test_config', 'build_runner', 'train_model', 'test_model',
+    'existing_videos', 'visualize_reconstructions', 'multimae_mask_mode',
+    'visualize_multimae'
 ]

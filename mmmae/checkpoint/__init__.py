@@ -8,6 +8,10 @@
 * :mod:`.hf`: HuggingFace ``transformers`` VideoMAE import and export;
 * :mod:`.official_export`: mmmae -> official VideoMAE export;
 * :mod:`.multimae`: official MultiMAE / MultiViT and timm conversion;
+* :mod:`.convert_videomae`, :mod:`.convert_multimae`: whole-file
+  conversions with their report (what ``tools/model_converters/*.py``
+  run): :func:`convert_videomae_file`, :func:`export_to_official_file`,
+  :func:`convert_multimae_file`;
 * :mod:`.arch`: architecture inference from the tensors of a checkpoint;
 * :mod:`.loaders`: the backbone loaders used by ``init_cfg=Pretrained``,
   with their loading report.
@@ -20,6 +24,19 @@ imported first. ``load_checkpoint_file`` here is the general loader of
 """
 from .arch import (Votes, block_votes, heads_for, infer_videomae_config,
                    max_index, videomae_target_shapes)
+from .convert_multimae import (MultiMAEConversion, convert_any_multimae,
+                               convert_multimae_checkpoint,
+                               convert_multimae_file, detect_multimae_format,
+                               infer_multimae_config, multimae_target_shapes,
+                               select_multimae_target)
+from .convert_videomae import (ConversionReport, OfficialFileExport,
+                               VideoMAEConversion, apply_hf_config,
+                               check_export_input, config_shapes,
+                               convert_videomae_checkpoint,
+                               convert_videomae_file, export_to_official_file,
+                               find_hf_config, inferred_shapes,
+                               save_with_report, select_videomae_target,
+                               unwrap_for_conversion)
 from .hf import (HF_FIXED_NORM_EPS, HF_LAYER_NORM_EPS, HFConversionError,
                  HFExport, HFExportError, compare_with_hf, convert_hf_videomae,
                  export_to_hf, hf_bias_layout, inspect_hf_videomae,
@@ -68,5 +85,16 @@ __all__ = [
     'Votes', 'block_votes', 'max_index', 'infer_videomae_config',
     'videomae_target_shapes', 'heads_for',
     # loaders
-    'load_backbone_checkpoint', 'load_multimae_backbone'
+    'load_backbone_checkpoint', 'load_multimae_backbone',
+    # convert_videomae
+    'ConversionReport', 'VideoMAEConversion', 'OfficialFileExport',
+    'convert_videomae_file', 'convert_videomae_checkpoint',
+    'export_to_official_file', 'save_with_report', 'unwrap_for_conversion',
+    'select_videomae_target', 'find_hf_config', 'apply_hf_config',
+    'config_shapes', 'inferred_shapes', 'check_export_input',
+    # convert_multimae
+    'MultiMAEConversion', 'convert_multimae_file',
+    'convert_multimae_checkpoint', 'detect_multimae_format',
+    'convert_any_multimae', 'select_multimae_target', 'infer_multimae_config',
+    'multimae_target_shapes'
 ]

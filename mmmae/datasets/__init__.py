@@ -2,6 +2,7 @@
 from .demo import *  # noqa: F401,F403
 from .transforms import *  # noqa: F401,F403
 from .video_dataset import *  # noqa: F401,F403
+from .dataset_check import *  # noqa: F401,F403
 from .resumable_sampler import *  # noqa: F401,F403
 from .multimodal_dataset import *  # noqa: F401,F403
 from .seg_datasets import *  # noqa: F401,F403

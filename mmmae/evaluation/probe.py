@@ -12,6 +12,7 @@ patch token of the encoder is a sample whose label is the majority class of
 the pixels it covers (:func:`patch_features`), scored by top-1 (patch
 accuracy) and by the mean IoU over classes (:func:`mean_iou`).
 """
+from contextlib import contextmanager
 from typing import Callable, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
@@ -22,6 +23,25 @@ __all__ = [
     'pooled_features', 'patch_features', 'patch_majority_labels',
     'knn_predict', 'knn_top1', 'linear_predict', 'linear_top1', 'mean_iou'
 ]
+
+
+@contextmanager
+def _eval_mode(model: torch.nn.Module):
+    """The model in eval mode inside the block, its mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _preprocess(model: torch.nn.Module, batch,
+                collate_fn: Optional[Callable]) -> dict:
+    """``collate_fn`` (when given), then the model's data preprocessor."""
+    if collate_fn is not None:
+        batch = collate_fn(batch)
+    return model.data_preprocessor(batch, False)
 
 
 @torch.no_grad()
@@ -47,14 +67,10 @@ def pooled_features(model: torch.nn.Module,
         tuple[np.ndarray, np.ndarray]: ``(N, D)`` float32 features and
         ``(N,)`` int64 labels.
     """
-    was_training = model.training
-    model.eval()
     feats, labels = [], []
-    try:
+    with _eval_mode(model):
         for batch in batches:
-            if collate_fn is not None:
-                batch = collate_fn(batch)
-            data = model.data_preprocessor(batch, False)
+            data = _preprocess(model, batch, collate_fn)
             out = model(**data, mode='tensor')
             if isinstance(out, (tuple, list)):
                 out = out[-1]
@@ -64,8 +80,6 @@ def pooled_features(model: torch.nn.Module,
             out = out.float().reshape(len(samples), -1, out.shape[-1])
             feats.append(out.mean(1).cpu())
             labels += [int(s.gt_label.reshape(-1)[0]) for s in samples]
-    finally:
-        model.train(was_training)
     if not feats:
         raise ValueError('pooled_features: no samples')
     return torch.cat(feats).numpy(), np.asarray(labels, dtype=np.int64)
@@ -197,14 +211,10 @@ def patch_features(model: torch.nn.Module,
         inputs = (inputs, )
     if not inputs:
         raise ValueError('patch_features: inputs must name a modality')
-    was_training = model.training
-    model.eval()
     feats, labels = [], []
-    try:
+    with _eval_mode(model):
         for batch in batches:
-            if collate_fn is not None:
-                batch = collate_fn(batch)
-            data = model.data_preprocessor(batch, False)
+            data = _preprocess(model, batch, collate_fn)
             available = data['inputs']
             missing = [k for k in (*inputs, label_key) if k not in available]
             if missing:
@@ -236,8 +246,6 @@ def patch_features(model: torch.nn.Module,
                 tokens, y = tokens[keep], y[keep]
             feats.append(tokens.cpu())
             labels.append(y.cpu())
-    finally:
-        model.train(was_training)
     if not feats:
         raise ValueError('patch_features: no samples')
     return torch.cat(feats).numpy(), torch.cat(labels).numpy()

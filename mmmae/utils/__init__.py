@@ -2,10 +2,15 @@
 from .compat import apply_compat_patches
 from .compile_keys import (compile_model, register_compiled_keys_hook,
                            strip_compile_segments)
+from .run_logs import (epoch_losses, find_scalars, read_final_loss,
+                       read_last_record, read_losses, read_probe_curve,
+                       read_probe_curves, read_test_metrics)
 
 __all__ = [
     'apply_compat_patches', 'compile_model', 'register_compiled_keys_hook',
-    'strip_compile_segments'
+    'strip_compile_segments', 'find_scalars', 'epoch_losses', 'read_losses',
+    'read_final_loss', 'read_test_metrics', 'read_last_record',
+    'read_probe_curve', 'read_probe_curves'
 ]
 
 # Moved to mmmae.checkpoint.multimae; still reachable here for old imports,

@@ -3,8 +3,9 @@
 
 Reference numbers: the official VideoMAE V1 pretraining scripts
 (github.com/MCG-NJU/VideoMAE, ``scripts/``; table in
-``configs/videomae/README.md``). ``actual_lr`` is base_lr x total_batch / 256, the lr
-the official code trains with; ``min_lr`` is its 1e-5 scaled the same way.
+``configs/videomae/README.md``). ``actual_lr`` is base_lr x total_batch /
+256, the lr the official code trains with; ``min_lr`` is its 1e-5 scaled
+the same way.
 """
 import copy
 import math

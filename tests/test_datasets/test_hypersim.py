@@ -4,22 +4,22 @@ pipeline, on two fake 8x6 scenes."""
 import csv
 import json
 import os.path as osp
-import sys
 
 import cv2
 import h5py
 import numpy as np
 import pytest
+from conftest import run_tool
 from mmengine.registry import init_default_scope
 
 import mmmae  # noqa: F401
 from mmmae.datasets import HypersimDataset
+from mmmae.datasets.converters import (ConverterError, depth_to_mm,
+                                       distance_to_planar, prepare_hypersim,
+                                       tonemap)
+from mmmae.datasets.converters.hypersim import SPLIT_CSV
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# via sys.path (not a file spec) so that worker processes can import it too
-sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'dataset_converters'))
-import prepare_hypersim as tool  # noqa: E402
-
+TOOL = 'tools/dataset_converters/prepare_hypersim.py'
 H, W = 6, 8
 # (scene, camera, frame, split, public)
 FRAMES = [('ai_001_001', 'cam_00', 0, 'train', 'True'),
@@ -59,7 +59,7 @@ def raw(tmp_path):
         _h5(geo / f'frame.{frame:04d}.depth_meters.hdf5', dist)
         _h5(geo / f'frame.{frame:04d}.semantic.hdf5', sem)
         arrays[(scene, cam, frame)] = (color, dist, sem)
-    with open(root / tool.SPLIT_CSV, 'w', newline='') as f:
+    with open(root / SPLIT_CSV, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(['scene_name', 'camera_name', 'frame_id',
                     'included_in_public_release', 'exclude_reason',
@@ -77,17 +77,17 @@ def _read(path):
 
 def test_pure_functions():
     rgb = np.ones((4, 5, 3), np.float32) * 0.25
-    out = tool.tonemap(rgb)
+    out = tonemap(rgb)
     # uniform image: its p90 brightness maps to 0.8 after the gamma
     assert np.all(out == round(0.8 * 255))
-    assert np.all(tool.tonemap(np.zeros((2, 2, 3))) == 0)
+    assert np.all(tonemap(np.zeros((2, 2, 3))) == 0)
     # planar <= distance, equal only on the optical axis
     d = np.full((768, 1024), 2.0)
-    z = tool.distance_to_planar(d)
+    z = distance_to_planar(d)
     assert z.max() < 2.0 and z.max() > 2.0 * 0.99999
     corner = 2.0 * 886.81 / np.sqrt(511.5**2 + 383.5**2 + 886.81**2)
     assert np.isclose(z[0, 0], corner)
-    mm, valid = tool.depth_to_mm(np.array([[np.nan, 0.0, 1.2344, 70.0]]))
+    mm, valid = depth_to_mm(np.array([[np.nan, 0.0, 1.2344, 70.0]]))
     assert mm.tolist() == [[0, 0, 1234, 0]]
     assert valid.tolist() == [[False, False, True, False]]
 
@@ -95,7 +95,9 @@ def test_pure_functions():
 def test_convert_and_pipeline(raw, tmp_path):
     root, arrays = raw
     out = tmp_path / 'hypersim'
-    assert tool.main([str(root), str(out), '--workers', '0']) == 0
+    counts = prepare_hypersim(str(root), str(out), workers=0,
+                              progress=False)
+    assert counts == {'train': 2, 'val': 1, 'test': 0}
 
     names = {s: sorted(p.name for p in (out / 'rgb' / s).iterdir())
              for s in ('train', 'val', 'test')}
@@ -141,8 +143,8 @@ def test_convert_and_pipeline(raw, tmp_path):
 
     # distance depth on request
     out2 = tmp_path / 'hypersim_dist'
-    assert tool.main([str(root), str(out2), '--no-planar', '--splits', 'val',
-                      '--mask-label']) == 0
+    assert run_tool(TOOL, root, out2, '--no-planar', '--splits', 'val',
+                    '--mask-label') == 0
     assert not (out2 / 'rgb' / 'train').exists()
     color, dist, sem = arrays[('ai_002_004', 'cam_00', 2)]
     stem = 'ai_002_004_cam_00_0002.png'
@@ -202,9 +204,9 @@ def test_convert_and_pipeline(raw, tmp_path):
 def test_workers(raw, tmp_path):
     root, _ = raw
     a, b = tmp_path / 'a', tmp_path / 'b'
-    assert tool.main([str(root), str(a), '--splits', 'train']) == 0
-    assert tool.main([str(root), str(b), '--splits', 'train',
-                      '--workers', '2']) == 0
+    assert prepare_hypersim(str(root), str(a), splits=['train'],
+                            progress=False) == {'train': 2}
+    assert run_tool(TOOL, root, b, '--splits', 'train', '--workers', 2) == 0
     for kind in ('rgb', 'depth', 'semseg', 'mask_valid'):
         for p in (a / kind / 'train').iterdir():
             assert np.array_equal(_read(p), _read(b / kind / 'train' / p.name))
@@ -213,22 +215,26 @@ def test_workers(raw, tmp_path):
 def test_errors(raw, tmp_path, capsys):
     root, _ = raw
     out = tmp_path / 'out'
-    csv_path = root / tool.SPLIT_CSV
+    csv_path = root / SPLIT_CSV
     moved = tmp_path / 'split.csv'
     csv_path.rename(moved)
-    assert tool.main([str(root), str(out)]) == 2
+    assert run_tool(TOOL, root, out) == 2
     err = capsys.readouterr().err
-    assert tool.SPLIT_CSV in err and '--csv' in err
-    assert tool.main([str(root), str(out), '--csv', str(moved)]) == 0
+    assert err.startswith('error: split CSV ')
+    assert SPLIT_CSV in err and '--csv' in err
+    with pytest.raises(ConverterError, match='--csv'):
+        prepare_hypersim(str(root), str(out), progress=False)
+    assert run_tool(TOOL, root, out, '--csv', moved) == 0
+    assert 'wrote {' in capsys.readouterr().out
 
     (root / 'ai_002_004' / 'images' / 'scene_cam_00_geometry_hdf5' /
      'frame.0002.semantic.hdf5').unlink()
-    assert tool.main([str(root), str(out), '--csv', str(moved)]) == 2
+    assert run_tool(TOOL, root, out, '--csv', moved) == 2
     err = capsys.readouterr().err
     assert 'frame.0002.semantic.hdf5' in err and '--skip-missing' in err
     out3 = tmp_path / 'out3'
-    assert tool.main([str(root), str(out3), '--csv', str(moved),
-                      '--skip-missing']) == 0
+    assert run_tool(TOOL, root, out3, '--csv', moved, '--skip-missing') == 0
+    assert 'skipped 1 frames' in capsys.readouterr().err
     meta = json.loads((out3 / 'hypersim_meta.json').read_text())
     assert meta['counts'] == {'train': 2, 'val': 0, 'test': 0}
     assert len(meta['skipped_missing']) == 1

@@ -1,8 +1,8 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """NYUv2: prepare_nyuv2.py on fake MATLAB files, NYUv2Dataset + pipelines."""
-import importlib.util
 import os
 import os.path as osp
+import re
 import shutil
 import warnings
 
@@ -11,17 +11,15 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io
+from conftest import run_tool
 
 import mmmae  # noqa: F401
-from conftest import REPO_ROOT
 from mmmae.datasets import NYUV2_CLASSES, NYUv2Dataset
+from mmmae.datasets.converters import ConverterError, prepare_nyuv2
+from mmmae.datasets.converters.nyuv2 import NUM_FINE
 from mmmae.registry import DATASETS
 
-_spec = importlib.util.spec_from_file_location(
-    'prepare_nyuv2',
-    osp.join(REPO_ROOT, 'tools', 'dataset_converters', 'prepare_nyuv2.py'))
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
+TOOL = 'tools/dataset_converters/prepare_nyuv2.py'
 
 N, H, W = 5, 6, 8
 TRAIN, TEST = [1, 3, 4], [2, 5]  # 1-based, as in splits.mat
@@ -57,10 +55,10 @@ def _fake_sources(root: str, seed: int = 0) -> dict:
     depth[2, 1, 1] = 70.0  # beyond uint16 mm: clipped
     raw = depth.copy()
     raw[:, :, :2] = 0  # holes that the inpainted map filled
-    fine = rng.integers(0, tool.NUM_FINE + 1, (N, H, W), dtype=np.uint16)
+    fine = rng.integers(0, NUM_FINE + 1, (N, H, W), dtype=np.uint16)
     fine[:, -1, :] = 0  # unlabelled row
     fine[0, 0, 1] = 894  # the last fine id
-    mapclass = rng.integers(1, 41, tool.NUM_FINE)
+    mapclass = rng.integers(1, 41, NUM_FINE)
     mapclass[893] = 40
     lut = np.concatenate([[0], mapclass]).astype(np.uint8)
 
@@ -105,10 +103,8 @@ def nyu(tmp_path_factory):
     src = str(tmp_path_factory.mktemp('nyu_src'))
     gt = _fake_sources(src)
     out = osp.join(src, 'out')
-    counts = tool.main([
-        '--mat', gt['mat'], '--splits', gt['splits'], '--class-mapping',
-        gt['mapping'], '--out', out
-    ])
+    counts = prepare_nyuv2(gt['mat'], gt['splits'], out,
+                           class_mapping=gt['mapping'], progress=False)
     assert counts == dict(train=3, test=2)
     gt['root'] = out
     return gt
@@ -151,20 +147,23 @@ def test_converter_layout_and_pixels(nyu):
 def test_converter_labels40_sources(nyu, tmp_path, capsys):
     base = ['--mat', nyu['mat'], '--splits', nyu['splits']]
     expected = osp.join(nyu['root'], 'labels40', 'test', '0005.png')
-    # labels40.mat alone.
-    tool.main(base + ['--labels40', nyu['labels40'], '--out',
-                      str(tmp_path / 'a')])
+    # labels40.mat alone, through the command line.
+    assert run_tool(TOOL, *base, '--labels40', nyu['labels40'], '--out',
+                    tmp_path / 'a') == 0
+    assert 'test: 2 images (standard: 654)' in capsys.readouterr().out
     np.testing.assert_array_equal(
         _read(str(tmp_path / 'a/labels40/test/0005.png')), _read(expected))
     # Both: consistent, no warning.
-    tool.main(base + ['--labels40', nyu['labels40'], '--class-mapping',
-                      nyu['mapping'], '--out', str(tmp_path / 'b')])
+    prepare_nyuv2(nyu['mat'], nyu['splits'], str(tmp_path / 'b'),
+                  labels40=nyu['labels40'], class_mapping=nyu['mapping'],
+                  progress=False)
     assert 'differ' not in capsys.readouterr().err
     # A v7.3 (HDF5) labels40.mat, read transposed like the main file.
     h5 = str(tmp_path / 'labels40_v73.mat')
     _write_v73(h5,
                dict(labels40=nyu['lut'][nyu['fine']].transpose(1, 2, 0)))
-    tool.main(base + ['--labels40', h5, '--out', str(tmp_path / 'c')])
+    prepare_nyuv2(nyu['mat'], nyu['splits'], str(tmp_path / 'c'),
+                  labels40=h5, progress=False)
     np.testing.assert_array_equal(
         _read(str(tmp_path / 'c/labels40/test/0005.png')), _read(expected))
     # Disagreeing sources: labels40 wins, mismatch reported.
@@ -172,17 +171,16 @@ def test_converter_labels40_sources(nyu, tmp_path, capsys):
     lab = nyu['lut'][nyu['fine']].transpose(1, 2, 0).copy()
     lab[0, 0, :] = (lab[0, 0, :] % 40) + 1
     scipy.io.savemat(bad, dict(labels40=lab))
-    tool.main(base + ['--labels40', bad, '--class-mapping', nyu['mapping'],
-                      '--out', str(tmp_path / 'd')])
+    assert run_tool(TOOL, *base, '--labels40', bad, '--class-mapping',
+                    nyu['mapping'], '--out', tmp_path / 'd') == 0
     assert f'{N} pixels' in capsys.readouterr().err
 
 
 def test_converter_raw_depth(nyu, tmp_path):
     out = str(tmp_path / 'raw')
-    tool.main([
-        '--mat', nyu['mat'], '--splits', nyu['splits'], '--class-mapping',
-        nyu['mapping'], '--out', out, '--raw-depth'
-    ])
+    assert run_tool(TOOL, '--mat', nyu['mat'], '--splits', nyu['splits'],
+                    '--class-mapping', nyu['mapping'], '--out', out,
+                    '--raw-depth') == 0
     depth = _read(osp.join(out, 'depth', 'train', '0004.png'))
     np.testing.assert_array_equal(depth, _mm(nyu['raw'][3]))
     mask = _read(osp.join(out, 'mask_valid', 'train', '0004.png'))
@@ -234,10 +232,13 @@ def test_converter_errors(nyu, tmp_path, capsys, case):
     argv = ['--mat', args['mat'], '--splits', args['splits'], '--out', out]
     if args['mapping']:
         argv += ['--class-mapping', args['mapping']]
-    with pytest.raises(SystemExit) as e:
-        tool.main(argv + extra)
-    assert e.value.code == 1
-    assert msg in capsys.readouterr().err
+    assert run_tool(TOOL, *argv, *extra) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith('error: ') and msg in err
+    with pytest.raises(ConverterError, match=re.escape(msg)):
+        prepare_nyuv2(args['mat'], args['splits'], out,
+                      class_mapping=args['mapping'],
+                      raw_depth=bool(extra), progress=False)
 
 
 def _seg_pipeline(with_mask=True, reduce_zero_label=True):

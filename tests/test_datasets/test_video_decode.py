@@ -511,17 +511,12 @@ def test_frame_cache_rejects_wrong_arrays(tmp_path):
 
 
 def test_cache_frames_tool(h264, tmp_path, capsys):
-    import importlib.util
+    from conftest import run_tool
     path, frames = h264
-    tool = osp.join(osp.dirname(__file__), '..', '..', 'tools',
-                    'dataset_converters', 'cache_frames.py')
-    spec = importlib.util.spec_from_file_location('cache_frames', tool)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     ann = tmp_path / 'l.txt'
     ann.write_text(f'{osp.basename(path)}\n')
-    rc = mod.main([str(ann), osp.dirname(path), str(tmp_path / 'c'),
-                   '--short-side', '0'])
+    rc = run_tool('tools/dataset_converters/cache_frames.py', ann,
+                  osp.dirname(path), tmp_path / 'c', '--short-side', '0')
     assert rc == 0
     assert 'wrote' in capsys.readouterr().out
     np.testing.assert_array_equal(

@@ -152,28 +152,15 @@ def test_sigkill_mid_epoch_then_resume_is_bit_exact(resume_cfg, tmp_path):
     assert any(not torch.equal(at_kill[k], got[k]) for k in got)
 
 
-def _load_train_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        '_mmmae_tool_train_resume', osp.join(REPO_ROOT, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize('how', ['flag', 'config'])
 def test_train_tool_deterministic_makes_config_resumable(how):
-    from types import SimpleNamespace
-
     from mmengine.config import Config
-    train = _load_train_tool()
-    args = SimpleNamespace(
-        config=DEMO_CFG, work_dir=None, resume=None, amp=False,
-        no_validate=False, auto_scale_lr=False, seed=None,
-        diff_rank_seed=False, deterministic=how == 'flag',
-        cfg_options={'resumable': True} if how == 'config' else None,
-        launcher='none')
-    cfg = train.merge_args(Config.fromfile(DEMO_CFG), args)
+
+    from mmmae.apis.runner import merge_train_options
+    options = dict(
+        deterministic=how == 'flag',
+        cfg_options={'resumable': True} if how == 'config' else None)
+    cfg = merge_train_options(Config.fromfile(DEMO_CFG), **options)
     assert cfg.train_cfg.type == 'mmmae.ResumableEpochBasedTrainLoop'
     assert cfg.train_dataloader.sampler.type == 'mmmae.ResumableSampler'
     assert cfg.train_dataloader.dataset.pipeline[0] == dict(
@@ -185,10 +172,5 @@ def test_train_tool_deterministic_makes_config_resumable(how):
     # the runtime base writes checkpoints atomically
     assert cfg.default_hooks.checkpoint.type == 'mmmae.AtomicCheckpointHook'
 
-    plain = train.merge_args(
-        Config.fromfile(DEMO_CFG),
-        SimpleNamespace(**{
-            **vars(args), 'deterministic': False,
-            'cfg_options': None
-        }))
+    plain = merge_train_options(Config.fromfile(DEMO_CFG))
     assert plain.train_cfg.type == 'EpochBasedTrainLoop'

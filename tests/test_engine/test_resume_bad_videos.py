@@ -24,10 +24,8 @@ intermittently on a damaged file: the same intact clip failed in 10-40% of
 loads, timing-dependent).
 """
 import glob
-import importlib.util
 import os.path as osp
 import shutil
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -37,6 +35,8 @@ from conftest import random_video, write_mp4
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmmae.apis.runner import merge_train_options
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
                     'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
@@ -44,15 +44,6 @@ NAMES = ['clip_0.mp4', 'corrupt.mp4', 'clip_1.mp4', 'lying.mp4',
          'clip_2.mp4', 'empty.mp4', 'clip_3.mp4', 'cut.mp4', 'clip_4.mp4']
 BAD = {'corrupt.mp4', 'lying.mp4', 'cut.mp4'}  # empty: dropped at start
 BATCH, EPOCHS, SEED = 2, 3, 0
-
-
-def _train_tool():
-    spec = importlib.util.spec_from_file_location(
-        '_mmmae_tool_train_bad_resume',
-        osp.join(REPO_ROOT, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -121,12 +112,10 @@ custom_hooks = [dict(type='mmmae.BadSampleLoggerHook')]
     path = osp.join(work_dir, 'cfg.py')
     with open(path, 'w') as f:
         f.write(text)
-    args = SimpleNamespace(
-        config=path, work_dir=work_dir, resume=resume, amp=False,
-        no_validate=False, auto_scale_lr=False, seed=None,
-        diff_rank_seed=False, deterministic=True, cfg_options=None,
-        launcher='none')
-    return _train_tool().merge_args(Config.fromfile(path), args)
+    # what tools/train.py --deterministic [--resume R] does to the config
+    return merge_train_options(
+        Config.fromfile(path), work_dir=work_dir, resume=resume,
+        deterministic=True)
 
 
 def _train(data_dir, work_dir, workers, load_timeout, resume=None):

@@ -7,11 +7,9 @@ it cannot move unambiguously. The last test trains with a real MMEngine
 Runner to check the cosine really reaches its minimum at the new end only.
 """
 import copy
-import importlib.util
 import logging
 import math
 import os.path as osp
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -177,16 +175,9 @@ def test_schedule_laid_out_past_the_run():
 
 
 def test_train_tool_merge_args():
-    spec = importlib.util.spec_from_file_location(
-        '_mmmae_tool_train', osp.join(REPO_ROOT, 'tools', 'train.py'))
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
-    args = SimpleNamespace(
-        config=DEMO_CFG, work_dir=None, resume=None, amp=False,
-        no_validate=False, auto_scale_lr=False, seed=None,
-        diff_rank_seed=False, deterministic=False, launcher='none',
-        cfg_options={'train_cfg.max_epochs': 40})
-    cfg = train.merge_args(Config.fromfile(DEMO_CFG), args)
+    from mmmae.apis.runner import merge_train_options
+    cfg = merge_train_options(
+        Config.fromfile(DEMO_CFG), cfg_options={'train_cfg.max_epochs': 40})
     assert _spans(cfg)[1] == ('CosineAnnealingLR', 2, 40)
 
 

@@ -1,18 +1,14 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """``tools/benchmark/multimae_step.py``: the written-out reference of the
-official MultiMAE math agrees with mmmae, and the benchmark runs."""
-import os.path as osp
-import sys
-
+official MultiMAE math (:mod:`mmmae.utils.multimae_reference`) agrees with
+mmmae, and the benchmark runs."""
 import pytest
 import torch
+from conftest import run_tool
 
-_BENCH = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
-    'benchmark')
-sys.path.insert(0, _BENCH)
-import multimae_step  # noqa: E402
+from mmmae.utils import multimae_reference as reference
 
+SCRIPT = 'tools/benchmark/multimae_step.py'
 # 64 px, patch 16: a 4 x 4 grid per modality, semseg ids at 16 x 16
 TINY = ['--arch', 'tiny', '--img-size', '64', '--num-visible', '10',
         '--batch-size', '3', '--num-classes', '7', '--dim-class-emb', '8']
@@ -20,11 +16,12 @@ TINY = ['--arch', 'tiny', '--img-size', '64', '--num-visible', '10',
 
 @pytest.fixture(scope='module')
 def setup():
-    import mmmae  # noqa: F401
-    args = multimae_step.parse_args(TINY)
-    ours, ref = multimae_step.build_models(args, torch.device('cpu'))
-    inputs, samples, masks = multimae_step.make_batch(
-        args, torch.device('cpu'))
+    # the model and batch of the benchmark's TINY options
+    args = reference.ReferenceSettings(
+        arch='tiny', img_size=64, num_visible=10, batch_size=3,
+        num_classes=7, dim_class_emb=8)
+    ours, ref = reference.build_models(args, torch.device('cpu'))
+    inputs, samples, masks = reference.make_batch(args, torch.device('cpu'))
     return args, ours, ref, inputs, samples, masks
 
 
@@ -33,7 +30,7 @@ def test_reference_loss_and_grads_match_mmmae(setup):
     # 10 visible of 3 x 16 tokens, split across the modalities
     total = sum(m.sum(1) for m in masks.values())
     assert total.tolist() == [38, 38, 38]
-    fns = multimae_step.loss_fns(ours, ref, inputs, samples, masks)
+    fns = reference.loss_fns(ours, ref, inputs, samples, masks)
     ours.zero_grad()
     ref.zero_grad()
     a, b = fns['mmmae'](), fns['ref']()
@@ -55,7 +52,7 @@ def test_reference_loss_and_grads_match_mmmae(setup):
 
 def test_reference_detects_a_wrong_weight(setup):
     _, ours, ref, inputs, samples, masks = setup
-    fns = multimae_step.loss_fns(ours, ref, inputs, samples, masks)
+    fns = reference.loss_fns(ours, ref, inputs, samples, masks)
     with torch.no_grad():
         before = float(fns['ref']())
         bias = ref.output_adapters['depth'].decoder.kv.bias
@@ -70,10 +67,8 @@ def test_reference_detects_a_wrong_weight(setup):
 def test_main_prints_speed_and_memory(capsys):
     threads = torch.get_num_threads()
     try:
-        assert multimae_step.main(TINY + [
-            '--iters', '1', '--warmup', '0', '--precision', 'fp32',
-            '--threads', '1'
-        ]) == 0
+        assert run_tool(SCRIPT, *TINY, '--iters', '1', '--warmup', '0',
+                        '--precision', 'fp32', '--threads', '1') == 0
     finally:
         torch.set_num_threads(threads)
     out = capsys.readouterr().out

@@ -1,24 +1,27 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""tools/misc/check_dataset.py on real good and broken videos."""
-import importlib.util
+"""mmmae.datasets.dataset_check and tools/misc/check_dataset.py on real good
+and broken videos."""
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 
 from bad_video_files import (BAD_FILES, hang_forever_in_c, make_dirty_dataset,
                              write_bframe_avi)
-from mmmae.datasets import video_guard
+from conftest import run_tool
+from mmmae.datasets import (DatasetCheckError, check_settings_from_config,
+                            check_video_list, format_check_summary,
+                            video_guard)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(REPO_ROOT, 'tools', 'misc', 'check_dataset.py')
-_spec = importlib.util.spec_from_file_location('check_dataset', TOOL)
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
+SCRIPT = 'tools/misc/check_dataset.py'
+TOOL = osp.join(REPO_ROOT, SCRIPT)
 
 
 @pytest.fixture(scope='module')
@@ -33,20 +36,15 @@ def dirty(tmp_path_factory):
     return root
 
 
-def run_tool(root, out, *extra):
-    code = tool.main([
-        str(root / 'ann.txt'), '--data-prefix',
-        str(root), '--out-dir',
-        str(out), '--workers', '2', '--min-frames', '8', '--no-progress',
-        *extra
-    ])
-    assert code == 0
-    report = json.loads((out / 'ann_report.json').read_text())
+def scan(root, out, **kwargs):
+    report = check_video_list(str(root / 'ann.txt'), str(root),
+                              out_dir=str(out), workers=2, min_frames=8,
+                              progress=False, **kwargs)
+    assert report == json.loads((out / 'ann_report.json').read_text())
     return report, (out / 'ann_clean.txt').read_text().splitlines()
 
 
-def test_scan_writes_clean_list_and_report(dirty, tmp_path, monkeypatch,
-                                           capsys):
+def test_scan_writes_clean_list_and_report(dirty, tmp_path, monkeypatch):
     # Stand in for a decoder that hangs in C code on one file: the probe
     # (run in the forked helper, which inherits this patch) blocks on it.
     real_probe = video_guard.probe_video
@@ -58,7 +56,7 @@ def test_scan_writes_clean_list_and_report(dirty, tmp_path, monkeypatch,
 
     monkeypatch.setattr(video_guard, 'probe_video', probe)
     t0 = time.monotonic()
-    report, clean = run_tool(dirty, tmp_path, '--timeout', '3')
+    report, clean = scan(dirty, tmp_path, timeout=3)
     assert time.monotonic() - t0 < 60
     expected = {name: kind for kind, name in BAD_FILES.items()}
     got = {b['path']: b['reason'] for b in report['bad']}
@@ -80,13 +78,13 @@ def test_scan_writes_clean_list_and_report(dirty, tmp_path, monkeypatch,
     assert 'entries: 21, good: 14, bad: 7' in summary
     assert 'frame count mismatch  1' in summary
     assert 'line 14: bad_hang.mp4 (timeout)' in summary
-    assert summary.strip() in capsys.readouterr().out
+    assert summary.strip() == format_check_summary(report)
 
 
 def test_cross_check_flags_wrong_frames(dirty, tmp_path):
     """decord's random access into an AVI with B-frames returns other
     frames than PyAV's sequential decode; mp4v files agree exactly."""
-    report, clean = run_tool(dirty, tmp_path, '--cross-check', '8')
+    report, clean = scan(dirty, tmp_path, cross_check=8)
     got = {b['path']: b for b in report['bad']}
     assert got['bframes.avi']['reason'] == 'wrong frames'
     assert 'differs from PyAV' in got['bframes.avi']['detail']
@@ -126,7 +124,7 @@ def test_cross_check_with_a_wrong_reader(dirty, monkeypatch):
 def test_cli_subprocess(dirty, tmp_path):
     """Runs as a script, without importing torch, in seconds."""
     proc = subprocess.run([
-        sys.executable, TOOL,
+        sys.executable, '-X', 'importtime', TOOL,
         str(dirty / 'ann.txt'), '--data-prefix',
         str(dirty), '--out-dir',
         str(tmp_path), '--workers', '2', '--timeout', '30'
@@ -139,23 +137,34 @@ def test_cli_subprocess(dirty, tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'checking videos' in proc.stderr  # the progress bar
+    # -X importtime lists every module imported: torch is not one
+    assert not re.search(r'\|\s*torch\s*$', proc.stderr, re.M)
     assert 'bad: 5' in proc.stdout  # min_frames=1: the short one is used
     assert (tmp_path / 'ann_clean.txt').is_file()
-    probe = subprocess.run([
-        sys.executable, '-c', 'import runpy, sys; '
-        f'sys.argv = ["x", "--help"]; runpy.run_path({TOOL!r}, '
-        'run_name="__main__")'
-    ],
-                           stdout=subprocess.PIPE,
-                           text=True)
-    assert '--cross-check' in probe.stdout
+    summary = (tmp_path / 'ann_report.txt').read_text()
+    assert summary.strip() in proc.stdout
 
 
-def test_bad_arguments(tmp_path):
-    with pytest.raises(SystemExit, match='does not exist'):
-        tool.main([str(tmp_path / 'nope.txt')])
-    with pytest.raises(SystemExit):
-        tool.main([str(tmp_path / 'nope.txt'), '--workers', '0'])
+def test_help(capsys):
+    assert run_tool(SCRIPT, '--help') == 0
+    assert '--cross-check' in capsys.readouterr().out
+
+
+def test_bad_arguments(tmp_path, capsys):
+    nope = str(tmp_path / 'nope.txt')
+    assert run_tool(SCRIPT, nope) == 1
+    assert capsys.readouterr().err == (
+        f'check_dataset: annotation file {nope!r} does not exist\n')
+    assert run_tool(SCRIPT, nope, '--workers', '0') == 2
+    assert '--workers must be >= 1' in capsys.readouterr().err
+    with pytest.raises(DatasetCheckError, match='does not exist'):
+        check_video_list(nope)
+    with pytest.raises(ValueError, match='workers must be >= 1'):
+        check_video_list(nope, workers=0)
+    with pytest.raises(ValueError, match='timeout must be >= 0'):
+        check_video_list(nope, timeout=-1)
+    with pytest.raises(ValueError, match="reader='cv2'"):
+        check_video_list(nope, reader='cv2')
 
 
 def test_fewer_frames_than_claimed_by_monkeypatched_reader(tmp_path,
@@ -211,15 +220,12 @@ def media(tmp_path_factory):
     return root
 
 
-def tool_report(root, ann_text, *extra, name='list.txt'):
+def tool_report(root, ann_text, name='list.txt', **kwargs):
     (root / name).write_text(ann_text)
-    out = root / ('out_' + '_'.join(extra).replace('-', '').replace('/', ''))
-    code = tool.main([
-        str(root / name), '--data-prefix',
-        str(root), '--out-dir',
-        str(out), '--workers', '2', '--no-progress', *extra
-    ])
-    assert code == 0
+    out = tempfile.mkdtemp(prefix='out_', dir=str(root))
+    check_video_list(str(root / name), str(root), out_dir=out, workers=2,
+                     progress=False, **kwargs)
+    out = root / osp.basename(out)
     stem = osp.splitext(name)[0]
     report = json.loads((out / f'{stem}_report.json').read_text())
     clean = (out / f'{stem}_clean.txt').read_text().splitlines()
@@ -281,7 +287,7 @@ def test_truncated_even_when_the_reader_decodes_it(media):
         'cut_mp4v.mkv', 'whole.mp4', 'cut_whole.mp4', 'segv.avi'
     ])
     for reader in ('decord-path', 'pyav'):
-        report, clean = tool_report(media, ann, '--reader', reader)
+        report, clean = tool_report(media, ann, reader=reader)
         got = {b['path']: (b['reason'], b['detail']) for b in report['bad']}
         assert set(got) == {
             'cut_vp8.webm', 'cut_vp9.webm', 'cut_mp4v.mkv', 'cut_whole.mp4',
@@ -302,7 +308,7 @@ def test_decord_from_memory_crash_is_crashed(media, no_crash_dump):
     mmaction.DecordInit does; by path it decodes, see above): the helper
     dies, the file is ``crashed`` with the cut named, the scan goes on."""
     report, clean = tool_report(media, 'segv.avi 0\nwhole.mp4 1\n',
-                                '--timeout', '30')
+                                timeout=30)
     assert report['options']['reader'] == 'decord-memory'
     (bad, ) = report['bad']
     assert bad['reason'] == 'crashed', bad
@@ -322,13 +328,13 @@ def test_reader_from_a_real_config(media, tmp_path, no_crash_dump):
     k400_ft = osp.join(
         videomae, 'finetune', 'vit-base-p16_videomae-k400-pre-1600e_64xb6-'
         'rep2-16x4x1-75e_kinetics400-rgb.py')
-    got = tool.config_settings(mmaction)
+    got = check_settings_from_config(mmaction)
     assert got['reader'] == 'decord-memory'
     assert got['reader_from'].endswith(': DecordInit')
-    got = tool.config_settings(k400)
+    got = check_settings_from_config(k400)
     assert got['reader'] == 'pyav' and got['delimiter'] == ' '
     assert got['reader_from'].endswith("VideoInit(backend='pyav')")
-    assert tool.config_settings(k400_ft)['reader'] == 'pyav'
+    assert check_settings_from_config(k400_ft)['reader'] == 'pyav'
     # a config built on a real one, its loading transform overridden
     # through the inheritance (and a tab-delimited list)
     derived = tmp_path / 'derived.py'
@@ -336,28 +342,28 @@ def test_reader_from_a_real_config(media, tmp_path, no_crash_dump):
         f'_base_ = [{k400!r}]\n'
         'train_dataloader = dict(dataset=dict(delimiter="\\t", pipeline=['
         'dict(type="mmmae.VideoInit", backend="decord")]))\n')
-    got = tool.config_settings(str(derived))
+    got = check_settings_from_config(str(derived))
     assert (got['reader'], got['delimiter']) == ('decord-path', '\t')
     # the config decides how the scan opens files: the crasher is only
     # truncated under PyAV (Kinetics), and crashes decord from memory
     ann = 'segv.avi 0\n'
-    report, _ = tool_report(media, ann, '--config', k400, name='k.txt')
+    report, _ = tool_report(media, ann, config=k400, name='k.txt')
     assert report['options']['reader'] == 'pyav'
     assert report['bad'][0]['reason'] == 'truncated'
-    report, _ = tool_report(media, ann, '--config', mmaction, name='d.txt')
+    report, _ = tool_report(media, ann, config=mmaction, name='d.txt')
     assert report['options']['reader'] == 'decord-memory'
     assert report['bad'][0]['reason'] == 'crashed'
     # an explicit --reader wins over the config
-    report, _ = tool_report(media, ann, '--config', mmaction, '--reader',
-                            'decord-path', name='e.txt')
+    report, _ = tool_report(media, ann, config=mmaction, reader='decord-path',
+                            name='e.txt')
     assert report['options']['reader_from'] == '--reader'
     assert report['bad'][0]['reason'] == 'truncated'
     # a loading transform no reader imitates: refused, not guessed
     odd = tmp_path / 'odd.py'
     odd.write_text('train_dataloader = dict(dataset=dict(type="RepeatDataset",'
                    ' dataset=dict(pipeline=[dict(type="OpenCVInit")])))\n')
-    with pytest.raises(SystemExit, match='OpenCVInit'):
-        tool.config_settings(str(odd))
+    with pytest.raises(DatasetCheckError, match='OpenCVInit'):
+        check_settings_from_config(str(odd))
 
 
 def test_list_paths_with_spaces(media):
@@ -371,18 +377,18 @@ def test_list_paths_with_spaces(media):
     (media / 'my dir' / 'cut_vp8.webm').write_bytes(
         (media / 'cut_vp8.webm').read_bytes())
     report, clean = tool_report(media, '\n'.join(lines) + '\n',
-                                '--reader', 'decord-path', name='sp.txt')
+                                reader='decord-path', name='sp.txt')
     assert report['num_entries'] == 6 and report['num_good'] == 4
     got = {b['path']: b['reason'] for b in report['bad']}
     assert got == {'my dir/gone clip.mp4': 'missing',
                    'my dir/cut_vp8.webm': 'truncated'}
     assert clean == lines[:4] + ['# comment']
     # an explicit delimiter, as the dataset's `delimiter`
-    report, clean = tool_report(media, 'my dir/a b.mp4,3\n', '--delimiter',
-                                ',', name='csv.txt')
+    report, clean = tool_report(media, 'my dir/a b.mp4,3\n', delimiter=',',
+                                name='csv.txt')
     assert report['num_good'] == 1 and clean == ['my dir/a b.mp4,3']
     # a line the dataset would refuse stops the scan, naming it
-    with pytest.raises(SystemExit, match=r'amb.txt:2: .*last 2 fields'):
+    with pytest.raises(DatasetCheckError, match=r'amb.txt:2: .*last 2 fields'):
         tool_report(media, 'whole.mp4 1\nrawframes/x 300 1\n', name='amb.txt')
 
 

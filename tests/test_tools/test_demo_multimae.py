@@ -1,9 +1,9 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """``tools/demo_multimae.py``: the runs it launches are the intended ones
 (real configs and overrides, the training itself faked), its summary is
-right, and ``--quick`` runs end to end."""
+right, and ``--quick`` runs end to end. The summary itself:
+tests/test_apis/test_recipes.py."""
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -11,15 +11,22 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO_ROOT as ROOT
+from conftest import run_tool
 from mmengine.config import Config, DictAction
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmmae.apis import recipes
+
 SCRIPT = osp.join(ROOT, 'tools', 'demo_multimae.py')
-_spec = importlib.util.spec_from_file_location('demo_multimae', SCRIPT)
-demo = importlib.util.module_from_spec(_spec)
-_path = list(sys.path)
-_spec.loader.exec_module(demo)
-sys.path[:] = _path  # the tool puts tools/ first; keep it out of the rest
+PRETRAIN_CFG = 'configs/multimae/multimae_vit-tiny-p8_1xb16-60e_scenes-rgbd.py'
+CONFIGS = {
+    'seg-rgb': 'configs/multimae/segmentation/multimae_vit-tiny-p8_convnext_'
+    '1xb16-20e_scenes-rgb-64x64.py',
+    'seg-rgbd': 'configs/multimae/segmentation/multimae_vit-tiny-p8_convnext_'
+    '1xb16-20e_scenes-rgbd-64x64.py',
+    'depth': 'configs/multimae/depth/multimae_vit-tiny-p8_dpt_1xb16-20e_'
+    'scenes-64x64.py',
+}
 
 
 def _config(cmd):
@@ -45,10 +52,11 @@ FAKE = {
 
 
 def fake_run(calls):
-    """Stand-in for demo.run: record the command, write what the real
-    tools/train.py would log (and the checkpoint of the pretraining)."""
+    """Stand-in for ``recipes.run_command``: record the command, write what
+    the real tools/train.py would log (and the checkpoint of the
+    pretraining)."""
 
-    def run(cmd, what):
+    def run(cmd, what, tag='[demo]', report_done=True):
         calls.append(cmd)
         wd = cmd[cmd.index('--work-dir') + 1]
         log = osp.join(wd, '20260101_000000', 'vis_data', 'scalars.json')
@@ -76,18 +84,17 @@ def fake_run(calls):
 
 
 def test_runs_and_summary(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(ROOT)  # main() moves there; undone after the test
+    monkeypatch.chdir(ROOT)  # the demo moves there; undone after the test
     calls = []
-    monkeypatch.setattr(demo, 'run', fake_run(calls))
+    monkeypatch.setattr(recipes, 'run_command', fake_run(calls))
     data, work = str(tmp_path / 'data'), str(tmp_path / 'work')
-    assert demo.main([
-        '--data-root', data, '--work-dir', work, '--num-train', '6',
+    assert run_tool(
+        SCRIPT, '--data-root', data, '--work-dir', work, '--num-train', '6',
         '--labelled', '3', '--num-val', '2', '--num-test', '2',
         '--pretrain-epochs', '12', '--ft-epochs', '4', '--scratch-epochs',
         '8', '--eval-split', 'val', '--cfg-options', 'optim_wrapper.'
         'optimizer.lr=0.002', '--scratch-cfg-options',
-        'optim_wrapper.optimizer.lr=0.001'
-    ]) == 0
+        'optim_wrapper.optimizer.lr=0.001') == 0
     assert sorted(os.listdir(osp.join(data, 'train', 'rgb'))) == [
         f'{i:06d}.png' for i in range(6)]
     assert len(os.listdir(osp.join(data, 'test', 'rgb'))) == 2
@@ -95,7 +102,7 @@ def test_runs_and_summary(tmp_path, monkeypatch, capsys):
     # 1 pretraining, then per task and seed (0, 1): pretrained, scratch
     assert len(calls) == 1 + 3 * 2 * 2
     pre = _config(calls[0])
-    assert calls[0][2] == demo.PRETRAIN_CFGS['rgb-depth']
+    assert calls[0][2] == PRETRAIN_CFG
     assert list(pre.model.backbone.input_adapters) == ['rgb', 'depth']
     assert pre.train_dataloader.dataset.data_root == data
     assert pre.train_dataloader.dataset.get('indices') is None  # all 6
@@ -114,7 +121,7 @@ def test_runs_and_summary(tmp_path, monkeypatch, capsys):
         name = osp.basename(cmd[cmd.index('--work-dir') + 1])
         task, init, seed = name.rsplit('_', 2)
         seen.add((task, init, seed))
-        assert cmd[2] == demo.TASKS[task][0]
+        assert cmd[2] == CONFIGS[task]
         assert cfg.train_dataloader.dataset.data_root == f'{data}/train'
         assert cfg.train_dataloader.dataset.indices == 3
         for loader in (cfg.val_dataloader, cfg.test_dataloader):
@@ -134,7 +141,7 @@ def test_runs_and_summary(tmp_path, monkeypatch, capsys):
     assert len(seen) == 12
 
     summary = json.load(open(osp.join(work, 'summary.json')))
-    for task in demo.TASKS:
+    for task in CONFIGS:
         entry = summary[task]
         for init in ('pretrained', 'scratch'):
             assert entry[init] == FAKE[(task, init)]
@@ -165,37 +172,64 @@ def test_runs_and_summary(tmp_path, monkeypatch, capsys):
 
 
 def test_scratch_only_skips_pretraining_and_missing_metrics_fail(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     calls = []
-    monkeypatch.setattr(demo, 'run', fake_run(calls))
+    monkeypatch.setattr(recipes, 'run_command', fake_run(calls))
     args = ['--data-root', str(tmp_path / 'data'), '--work-dir',
             str(tmp_path / 'work'), '--num-train', '4', '--labelled', '2',
             '--num-val', '1', '--num-test', '1', '--tasks', 'seg-rgbd']
-    assert demo.main(args + ['--runs', 'scratch']) == 0
+    assert run_tool(SCRIPT, *args, '--runs', 'scratch') == 0
     assert [osp.basename(c[c.index('--work-dir') + 1]) for c in calls] == [
         'seg-rgbd_scratch_seed0', 'seg-rgbd_scratch_seed1']
-    with pytest.raises(SystemExit, match='no .*epoch_60.pth'):
-        demo.main(args + ['--skip-pretrain'])
+    # scored on the test split by default
+    cfg = _config(calls[0])
+    assert cfg.val_dataloader.dataset.data_root.endswith('data/test')
+    summary = json.load(open(tmp_path / 'work' / 'summary.json'))
+    assert summary['settings']['eval_split'] == 'test'
+    assert summary['settings']['pretrain_modalities'] == 'rgb-depth'
+    capsys.readouterr()
+    assert run_tool(SCRIPT, *args, '--skip-pretrain') == 1
+    err = capsys.readouterr().err
+    assert err.startswith('[demo] --skip-pretrain: no ')
+    assert err.endswith('epoch_60.pth\n')
     # a run that logs no metric makes the demo fail, not report a number
-    monkeypatch.setattr(demo, 'run', lambda cmd, what: 1.0)
-    with pytest.raises(SystemExit, match='did not produce'):
-        demo.main(args + ['--runs', 'scratch', '--work-dir',
-                          str(tmp_path / 'empty')])
+    monkeypatch.setattr(recipes, 'run_command', lambda cmd, what: 1.0)
+    assert run_tool(SCRIPT, *args, '--runs', 'scratch', '--work-dir',
+                    str(tmp_path / 'empty')) == 1
+    assert capsys.readouterr().err == \
+        '[demo] the run did not produce its outputs; see the log\n'
 
 
-def test_options():
-    args = demo.parse_args([])
-    assert (args.num_train, args.labelled, args.num_val, args.num_test) == \
-        (1000, 100, 100, 100)
-    assert args.seeds == [0, 1] and args.eval_split == 'test'
-    assert args.pretrain_modalities == 'rgb-depth'
-    quick = demo.parse_args(['--quick', '--seeds', '3'])
-    assert quick.seeds == [3] and quick.num_train == 32
-    assert quick.data_root != args.data_root  # never clobbers the real set
-    assert quick.scratch_epochs == quick.ft_epochs == 3
-    with pytest.raises(SystemExit):
-        demo.parse_args(['--labelled', '2000'])
+def test_options(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    assert run_tool(SCRIPT, '--help') == 0
+    text = ' '.join(capsys.readouterr().out.split())
+    for default in ('(default 1000)', 'probe bank (default 100)',
+                    '--num-val NUM_VAL default 100',
+                    '--num-test NUM_TEST default 100', '(default [0, 1])',
+                    'default data/scenes (data/scenes_quick with --quick)',
+                    'default work_dirs/demo_multimae '
+                    '(work_dirs/demo_multimae_quick with --quick)'):
+        assert default in text
+    # --quick: tiny splits, a few epochs; --seeds still applies
+    calls = []
+    monkeypatch.setattr(recipes, 'run_command', fake_run(calls))
+    data, work = tmp_path / 'data', tmp_path / 'work'
+    assert run_tool(SCRIPT, '--quick', '--seeds', '1', '--data-root', data,
+                    '--work-dir', work, '--tasks', 'depth') == 0
+    assert len(os.listdir(data / 'train' / 'rgb')) == 32
+    assert _config(calls[0]).train_cfg.max_epochs == 6
+    for cmd in calls[1:]:
+        assert cmd[cmd.index('--work-dir') + 1].endswith('_seed1')
+        assert _config(cmd).train_cfg.max_epochs == 3  # scratch too
+    settings = json.load(open(work / 'summary.json'))['settings']
+    assert (settings['labelled'], settings['num_val'], settings['seeds'],
+            settings['quick']) == (16, 8, [1], True)
+    capsys.readouterr()
+    assert run_tool(SCRIPT, '--labelled', '2000') == 2
+    assert '--labelled must be in 1..--num-train (1000), got 2000' in \
+        capsys.readouterr().err
 
 
 @pytest.mark.slow

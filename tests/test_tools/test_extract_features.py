@@ -1,7 +1,6 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """tools/extract_features.py (mmmae.apis.extract_features): windows, shapes,
 numerics, bad videos, inputs."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,14 +11,8 @@ import pytest
 import torch
 
 import mmmae  # noqa: F401
-from conftest import REPO_ROOT, random_video, write_mp4
+from conftest import random_video, run_tool, write_mp4
 from mmmae.apis import window_frame_indices, window_starts
-
-# the command line (main); the logic is tested through mmmae.apis
-_spec = importlib.util.spec_from_file_location(
-    'extract_features', osp.join(REPO_ROOT, 'tools', 'extract_features.py'))
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
 
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
@@ -82,11 +75,10 @@ def env(tmp_path_factory):
 
 
 def _run(env, videos, out, *extra, ckpt=None):
-    return tool.main([
-        env['cfg'], ckpt or env['ckpt'],
-        str(videos),
-        str(out), '--device', 'cpu', *WIN, *extra
-    ])
+    """tools/extract_features.py's command line; returns the exit status."""
+    return run_tool('tools/extract_features.py', env['cfg'],
+                    ckpt or env['ckpt'], videos, out, '--device', 'cpu', *WIN,
+                    *extra)
 
 
 def _meta(path):

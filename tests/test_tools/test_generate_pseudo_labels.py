@@ -1,7 +1,7 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""tools/generate_pseudo_labels.py on the demo scenes: sizes, formats,
-manifest, interruption + resume, refusal to mix models."""
-import importlib.util
+"""mmmae.pseudo_label.generate (tools/generate_pseudo_labels.py) on the demo
+scenes: sizes, formats, manifest, interruption + resume, refusal to mix
+models."""
 import json
 import os
 import os.path as osp
@@ -13,19 +13,17 @@ import pytest
 import torch
 
 import mmmae  # noqa: F401
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_tool
 from mmmae.datasets.demo import make_scene_dataset
+from mmmae.pseudo_label import (PseudoLabelSetupError, file_sha256,
+                                generate_pseudo_labels, is_valid_label)
+from mmmae.pseudo_label import generate as gen
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_pseudo_label'))
 from _tiny_mmseg import (depth_model_cfg, seg_model_cfg,  # noqa: E402
                          write_config)
 
-_spec = importlib.util.spec_from_file_location(
-    'generate_pseudo_labels',
-    osp.join(REPO_ROOT, 'tools', 'generate_pseudo_labels.py'))
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
-
+SCRIPT = 'tools/generate_pseudo_labels.py'
 N = 6  # images of 50x70 (not multiples of 32)
 
 
@@ -60,10 +58,10 @@ def _outputs(root, modality):
 
 def test_semseg_interrupt_and_resume(setup, monkeypatch):
     root = setup['root']
-    args = [root, '--task', 'semseg', '--config', setup['seg_cfg'],
-            '--checkpoint', setup['ckpt'], '--batch-size', '2',
-            '--out-modality', 'pseudo_semseg', '--no-progress']
-    real_write = tool.write_png
+    kwargs = dict(task='semseg', config=setup['seg_cfg'],
+                  checkpoint=setup['ckpt'], batch_size=2,
+                  out_modality='pseudo_semseg', progress=False)
+    real_write = gen.write_png
     calls = []
 
     def crash_after_3(path, array):
@@ -72,9 +70,9 @@ def test_semseg_interrupt_and_resume(setup, monkeypatch):
         calls.append(path)
         real_write(path, array)
 
-    monkeypatch.setattr(tool, 'write_png', crash_after_3)
+    monkeypatch.setattr(gen, 'write_png', crash_after_3)
     with pytest.raises(KeyboardInterrupt):
-        tool.main(args)
+        generate_pseudo_labels(root, **kwargs)
     done = _outputs(root, 'pseudo_semseg')
     assert len([f for f in done if f.endswith('.png')]) == 3
     assert not [f for f in done if '.tmp' in f]  # no half-written files
@@ -82,9 +80,12 @@ def test_semseg_interrupt_and_resume(setup, monkeypatch):
 
     # resume: only the 3 missing images are labelled
     resumed = []
-    monkeypatch.setattr(tool, 'write_png',
+    monkeypatch.setattr(gen, 'write_png',
                         lambda p, a: (resumed.append(p), real_write(p, a)))
-    assert tool.main(args) == 0
+    summary = generate_pseudo_labels(root, **kwargs)
+    assert summary['failed'] == []
+    assert (summary['total'], summary['written'], summary['skipped']) == \
+        (N, 3, 3)
     assert len(resumed) == 3 and not set(resumed) & set(calls)
     assert {p: os.stat(p).st_mtime_ns for p in calls} == mtimes
     files = _outputs(root, 'pseudo_semseg')
@@ -101,7 +102,7 @@ def test_semseg_interrupt_and_resume(setup, monkeypatch):
     assert man['model'] == 'EncoderDecoder'
     assert man['classes'] == ['a', 'b', 'c', 'd', 'e', 'f']
     assert man['checkpoint'] == osp.abspath(setup['ckpt'])
-    assert man['checkpoint_sha256'] == tool.file_sha256(setup['ckpt'])
+    assert man['checkpoint_sha256'] == file_sha256(setup['ckpt'])
     assert len(man['checkpoint_sha256']) == 16
     assert man['config'] == osp.abspath(setup['seg_cfg'])
     assert man['count'] == N and man['total'] == N and man['failed'] == []
@@ -114,37 +115,40 @@ def test_semseg_interrupt_and_resume(setup, monkeypatch):
     data = open(bad, 'rb').read()
     with open(bad, 'wb') as f:
         f.write(data[:len(data) // 2])
-    assert not tool.is_valid_label(bad)
+    assert not is_valid_label(bad)
     resumed.clear()
-    assert tool.main(args) == 0
-    assert resumed == [bad] and tool.is_valid_label(bad, (50, 70))
+    assert generate_pseudo_labels(root, **kwargs)['failed'] == []
+    assert resumed == [bad] and is_valid_label(bad, (50, 70))
 
     # labels of another model are not mixed in
-    other = args[:]
-    other[other.index('--checkpoint') + 1:other.index('--checkpoint') + 2] \
-        = [setup['seg_cfg']]  # any other file: another sha256
-    assert tool.main(other) == 2
+    other = dict(kwargs, checkpoint=setup['seg_cfg'])  # another sha256
+    with pytest.raises(PseudoLabelSetupError,
+                       match='checkpoint_sha256=.*refusing to mix'):
+        generate_pseudo_labels(root, **other)
 
 
 def test_depth_auto_scale_and_resume(setup):
     root = setup['root']
-    args = [root, '--task', 'depth', '--config', setup['dep_cfg'],
-            '--batch-size', '4', '--no-progress']
+    kwargs = dict(task='depth', config=setup['dep_cfg'], batch_size=4,
+                  progress=False)
     # the default output modality is the task: 'depth' holds the scenes'
     # exact depth (with its own manifest), which is never overwritten
     before = open(osp.join(root, 'train', 'depth', '000000.png'),
                   'rb').read()
-    assert tool.main(args) == 2
+    with pytest.raises(PseudoLabelSetupError, match='not made by this tool'):
+        generate_pseudo_labels(root, **kwargs)
     assert open(osp.join(root, 'train', 'depth', '000000.png'),
                 'rb').read() == before
-    args += ['--out-modality', 'pseudo_depth']
-    assert tool.main(args) == 0
+    kwargs['out_modality'] = 'pseudo_depth'
+    summary = generate_pseudo_labels(root, **kwargs)
+    assert summary['failed'] == [] and summary['written'] == N
     folder = osp.join(root, 'train', 'pseudo_depth')
     man = json.load(open(osp.join(folder, 'manifest.json')))
     scale = man['scale']
     assert man['labeler'] == 'MMSegDepthLabeler' and man['dtype'] == 'uint16'
     assert man['checkpoint'] is None and man['checkpoint_sha256'] is None
     assert man['clipped_pixels'] == 0 and man['count'] == N
+    assert summary['scale'] == scale
     # the first batch's max * 1.25 fits in 16 bits
     depth = cv2.imread(osp.join(folder, '000000.png'), cv2.IMREAD_UNCHANGED)
     assert depth.dtype == np.uint16 and depth.shape == (50, 70)
@@ -153,25 +157,28 @@ def test_depth_auto_scale_and_resume(setup):
     assert depth.max() / scale <= 8.0 + 1e-3
     # resuming keeps the recorded scale; a conflicting scale is refused
     os.remove(osp.join(folder, '000003.png'))
-    assert tool.main(args) == 0
+    assert generate_pseudo_labels(root, **kwargs)['written'] == 1
     assert json.load(open(osp.join(folder, 'manifest.json')))['scale'] == \
         scale
-    assert tool.main(args + ['--depth-scale', str(scale * 2)]) == 2
-    assert tool.main(args + ['--depth-scale', str(scale)]) == 0
+    with pytest.raises(PseudoLabelSetupError, match='differs from the scale'):
+        generate_pseudo_labels(root, **kwargs, depth_scale=scale * 2)
+    assert generate_pseudo_labels(root, **kwargs,
+                                  depth_scale=scale)['failed'] == []
 
 
 def test_fixed_scale_matches_the_labeler(setup, tmp_path):
-    """With a checkpoint, the PNG is exactly encode_depth(labeler(img))."""
+    """With a checkpoint, the PNG is exactly encode_depth(labeler(img));
+    the command line, exit status 0."""
     from mmmae.pseudo_label import (MMSegDepthLabeler, build_mmseg_model,
                                     encode_depth)
     torch.manual_seed(0)
     model = build_mmseg_model(depth_model_cfg(8.0))
     ckpt = str(tmp_path / 'depth.pth')
     torch.save(dict(state_dict=model.state_dict()), ckpt)
-    assert tool.main([setup['root'], '--task', 'depth', '--config',
-                      setup['dep_cfg'], '--checkpoint', ckpt,
-                      '--out-modality', 'pd', '--depth-scale', '1000',
-                      '--no-progress']) == 0
+    assert run_tool(SCRIPT, setup['root'], '--task', 'depth', '--config',
+                    setup['dep_cfg'], '--checkpoint', ckpt,
+                    '--out-modality', 'pd', '--depth-scale', '1000',
+                    '--no-progress') == 0
     lab = MMSegDepthLabeler(setup['dep_cfg'], ckpt)
     img = cv2.imread(osp.join(setup['root'], 'train', 'rgb', '000002.png'))
     ref = encode_depth(lab.predict([img], channel_order='bgr')[0], 1000.0)
@@ -181,8 +188,16 @@ def test_fixed_scale_matches_the_labeler(setup, tmp_path):
 
 
 def test_setup_errors(setup, tmp_path, capsys):
-    assert tool.main([str(tmp_path), '--task', 'semseg', '--config',
-                      setup['seg_cfg']]) == 2
-    assert 'does not exist' in capsys.readouterr().err
-    assert tool.main([setup['root'], '--task', 'semseg', '--config',
-                      str(tmp_path / 'missing.py')]) == 2
+    assert run_tool(SCRIPT, tmp_path, '--task', 'semseg', '--config',
+                    setup['seg_cfg']) == 2
+    assert capsys.readouterr().err == (
+        f'error: input folder {tmp_path}/train/rgb does not exist\n')
+    assert run_tool(SCRIPT, setup['root'], '--task', 'semseg', '--config',
+                    tmp_path / 'missing.py') == 2
+    assert 'error: config' in capsys.readouterr().err
+    assert run_tool(SCRIPT, setup['root'], '--task', 'semseg', '--config',
+                    setup['seg_cfg'], '--batch-size', '0') == 2
+    assert '--batch-size must be >= 1' in capsys.readouterr().err
+    with pytest.raises(PseudoLabelSetupError, match="task 'normals'"):
+        generate_pseudo_labels(setup['root'], task='normals',
+                               config=setup['seg_cfg'])

@@ -1,8 +1,10 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""tools/model_converters/videomae2mmmae.py on the official parity fixtures,
-wrapped/prefixed variants, HuggingFace and MMAction2 state dicts."""
+"""VideoMAE import (official V1/V2, HuggingFace, MMAction2 -> mmmae):
+:func:`mmmae.checkpoint.convert_videomae.convert_videomae_file` and its
+command line ``tools/model_converters/videomae2mmmae.py`` on the official
+parity fixtures, wrapped/prefixed variants, HuggingFace and MMAction2 state
+dicts."""
 import argparse
-import importlib.util
 import os.path as osp
 import re
 
@@ -10,14 +12,12 @@ import pytest
 import torch
 
 import mmmae  # noqa: F401
-from conftest import REPO_ROOT, load_fixture
+from conftest import REPO_ROOT, load_fixture, run_tool
+from mmmae.checkpoint.convert_videomae import convert_videomae_file
+from mmmae.checkpoint.videomae import ConversionError
 from mmmae.registry import MODELS
 
-_spec = importlib.util.spec_from_file_location(
-    'videomae2mmmae',
-    osp.join(REPO_ROOT, 'tools', 'model_converters', 'videomae2mmmae.py'))
-cli = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cli)
+TOOL = 'tools/model_converters/videomae2mmmae.py'
 
 ARCH = dict(embed_dims=64, num_layers=2, num_heads=4, feedforward_channels=256)
 TOL = dict(atol=1e-5, rtol=1e-5)
@@ -71,16 +71,38 @@ def build_recognizer(num_classes=5):
                     format_shape='NCTHW'))).eval()
 
 
-def convert(tmp_path, ckpt, *extra, name='src.pth', capsys=None):
-    """Save ``ckpt``, run the CLI; (rc, converted checkpoint or None)."""
+def _paths(tmp_path, ckpt, name):
+    """Save ``ckpt`` as ``name``; (source, destination) paths."""
     src = tmp_path / name
     if name.endswith('.safetensors'):
         from safetensors.torch import save_file
         save_file(ckpt, str(src))
     else:
         torch.save(ckpt, src)
-    dst = tmp_path / ('out_' + name.split('.')[0] + '.pth')
-    rc = cli.main([str(src), str(dst), *extra])
+    return src, tmp_path / ('out_' + name.split('.')[0] + '.pth')
+
+
+def convert(tmp_path, ckpt, name='src.pth', **kwargs):
+    """Save ``ckpt`` and convert it with the Python API; (report, the
+    written checkpoint or None when the report has errors)."""
+    src, dst = _paths(tmp_path, ckpt, name)
+    report = convert_videomae_file(str(src), **kwargs)
+    if not report.ok:
+        with pytest.raises(ConversionError, match='nothing written'):
+            report.save(str(dst))
+        assert not dst.exists()
+        return report, None
+    report.save(str(dst))
+    out = torch.load(dst, weights_only=False)
+    assert set(out) == {'state_dict', 'meta'}
+    return report, out
+
+
+def cli(tmp_path, ckpt, *extra, name='src.pth'):
+    """Save ``ckpt``, run the command line; (exit status, the written
+    checkpoint or None)."""
+    src, dst = _paths(tmp_path, ckpt, name)
+    rc = run_tool(TOOL, src, dst, *extra)
     out = None
     if rc == 0:
         out = torch.load(dst, weights_only=False)
@@ -99,8 +121,9 @@ def convert(tmp_path, ckpt, *extra, name='src.pth', capsys=None):
 ])
 def test_official_pretrain(tmp_path, name, num_frames):
     fx = load_fixture(name)
-    rc, out = convert(tmp_path, fx['checkpoint'])
-    assert rc == 0
+    report, out = convert(tmp_path, fx['checkpoint'])
+    assert (report.source_format, report.target) == ('official-pretrain',
+                                                     'algorithm')
     sd = out['state_dict']
     assert out['meta']['source_format'] == 'official-pretrain'
     assert out['meta']['target'] == 'algorithm'
@@ -132,8 +155,7 @@ def _fold_layer_scale(sd):
     ('videomae_v1_pretrain_tiny.pth', 16),
     ('videomae_v2_pretrain_tiny.pth', 4),
 ])
-def test_official_pretrain_with_layer_scale(tmp_path, capsys, name,
-                                            num_frames):
+def test_official_pretrain_with_layer_scale(tmp_path, name, num_frames):
     """Official ``init_values > 0``: every encoder AND decoder block has
     gamma_1/gamma_2; the inferred decoder must have layer scale too."""
     fx = load_fixture(name)
@@ -144,10 +166,12 @@ def test_official_pretrain_with_layer_scale(tmp_path, capsys, name,
             for g in ('gamma_1', 'gamma_2'):
                 sd[f'{part}.blocks.{i}.{g}'] = 0.05 + torch.rand(
                     dims, generator=gen)
-    rc, out = convert(tmp_path, {'model': sd})
-    report = capsys.readouterr()
-    assert rc == 0, report.err
-    assert '0 missing, 0 unexpected, 0 shape mismatches' in report.out
+    report, out = convert(tmp_path, {'model': sd})
+    assert report.ok, report.errors
+    assert report.checked
+    assert not (report.missing or report.unexpected or report.mismatch)
+    assert '0 missing, 0 unexpected, 0 shape mismatches' in '\n'.join(
+        report.summary())
     conv = out['state_dict']
     assert len(conv) == 62 + 8
     cfg = out['meta']['inferred_config']
@@ -179,8 +203,8 @@ def test_official_pretrain_with_layer_scale(tmp_path, capsys, name,
 
 def test_official_finetune_to_recognizer(tmp_path):
     fx = load_fixture('videomae_v1_finetune_tiny.pth')
-    rc, out = convert(tmp_path, fx['checkpoint'])  # {'module': sd}
-    assert rc == 0
+    report, out = convert(tmp_path, fx['checkpoint'])  # {'module': sd}
+    assert report.inferred_config['num_classes'] == 5
     assert out['meta']['target'] == 'recognizer'
     assert out['meta']['inferred_config']['num_classes'] == 5
     model = build_recognizer(5)
@@ -194,7 +218,7 @@ def test_official_finetune_to_recognizer(tmp_path):
 
 def test_to_backbone_from_pretrain(tmp_path, capsys):
     fx = load_fixture('videomae_v1_pretrain_tiny.pth')
-    rc, out = convert(tmp_path, fx['checkpoint'], '--to', 'backbone')
+    rc, out = cli(tmp_path, fx['checkpoint'], '--to', 'backbone')
     assert rc == 0
     assert 'discarded on request' in capsys.readouterr().out
     sd = out['state_dict']
@@ -229,8 +253,8 @@ def test_wrapped_and_prefixed(tmp_path, variant):
     fx = load_fixture('videomae_v2_pretrain_tiny.pth')
     sd = fx['checkpoint']['model']
     label, ckpt = list(_wrap_variants(sd))[variant]
-    rc, out = convert(tmp_path, ckpt)
-    assert rc == 0, label
+    report, out = convert(tmp_path, ckpt)
+    assert report.ok, label
     model = build_algorithm(4)
     model.load_state_dict(out['state_dict'], strict=True)
     ref = convert(tmp_path, fx['checkpoint'], name='ref.pth')[1]
@@ -242,28 +266,26 @@ def test_encoder_only_checkpoint(tmp_path):
     fx = load_fixture('videomae_v2_pretrain_tiny.pth')
     enc = {k: v for k, v in fx['checkpoint']['model'].items()
            if k.startswith('encoder.')}
-    rc, out = convert(tmp_path, {'model': enc})
-    assert rc == 0
+    report, out = convert(tmp_path, {'model': enc})
     assert out['meta']['source_format'] == 'official-encoder'
     assert out['meta']['target'] == 'backbone'
     backbone = MODELS.build(backbone_cfg(4)).eval()
     backbone.load_state_dict(out['state_dict'], strict=True)
     # --to algorithm needs a decoder
-    rc, _ = convert(tmp_path, {'model': enc}, '--to', 'algorithm',
-                    name='enc2.pth')
-    assert rc == 1
+    with pytest.raises(ConversionError, match='needs a pretraining'):
+        convert(tmp_path, {'model': enc}, to='algorithm', name='enc2.pth')
+    assert not (tmp_path / 'out_enc2.pth').exists()
 
 
-def test_pickled_training_checkpoint(tmp_path, capsys):
+def test_pickled_training_checkpoint(tmp_path):
     """Official training pickles argparse args: allow-listed, still safe."""
     fx = load_fixture('videomae_v2_pretrain_tiny.pth')
     ckpt = dict(
         model=fx['checkpoint']['model'],
         epoch=799,
         args=argparse.Namespace(model='pretrain_videomae_base_patch16_224'))
-    rc, out = convert(tmp_path, ckpt)
-    assert rc == 0
-    assert 'full pickle' not in capsys.readouterr().out
+    report, out = convert(tmp_path, ckpt)
+    assert not any('full pickle' in n for n in report.notes)
     build_algorithm(4).load_state_dict(out['state_dict'], strict=True)
 
 
@@ -281,13 +303,16 @@ def test_untrusted_pickle_refused_then_trusted(tmp_path, capsys):
     fx = load_fixture('videomae_v2_pretrain_tiny.pth')
     marker = tmp_path / 'side_effect'
     ckpt = dict(model=fx['checkpoint']['model'], extra=_Payload(marker))
-    rc, out = convert(tmp_path, ckpt)
+    rc, out = cli(tmp_path, ckpt)
     err = capsys.readouterr().err
     assert rc == 1 and out is None
     assert not marker.exists()  # nothing of the pickle ran
     assert 'src.pth' in err and 'io.open' in err
     assert '--trust-pickle' in err and 'nothing written' in err
-    rc, out = convert(tmp_path, ckpt, '--trust-pickle')
+    with pytest.raises(ConversionError, match='--trust-pickle'):
+        convert(tmp_path, ckpt, name='api.pth')
+    assert not marker.exists()
+    rc, out = cli(tmp_path, ckpt, '--trust-pickle')
     assert rc == 0 and marker.exists()
     assert 'full pickle' in capsys.readouterr().out
 
@@ -299,45 +324,43 @@ def test_unknown_tensor_fails(tmp_path, capsys):
     fx = load_fixture('videomae_v1_pretrain_tiny.pth')
     sd = dict(fx['checkpoint']['model'])
     sd['encoder.blocks.0.attn.rel_pos_bias'] = torch.zeros(4)
-    rc, _ = convert(tmp_path, {'model': sd})
+    rc, _ = cli(tmp_path, {'model': sd})
     assert rc == 1
     err = capsys.readouterr().err
     assert 'encoder.blocks.0.attn.rel_pos_bias' in err
     assert 'nothing written' in err
 
 
-def test_unknown_tensor_fails_finetune_and_hf(tmp_path, capsys):
+def test_unknown_tensor_fails_finetune_and_hf(tmp_path):
     fx = load_fixture('videomae_v1_finetune_tiny.pth')
     sd = dict(fx['checkpoint']['module'])
     sd['cls_token'] = torch.zeros(1, 1, 64)
-    rc, _ = convert(tmp_path, {'module': sd})
-    assert rc == 1
-    assert 'cls_token' in capsys.readouterr().err
+    with pytest.raises(ConversionError, match='cls_token'):
+        convert(tmp_path, {'module': sd})
 
     hf_sd = _hf_pretrain_state_dict()
     hf_sd['videomae.pooler.dense.weight'] = torch.zeros(64, 64)
-    rc, _ = convert(tmp_path, hf_sd, name='hf_bad.pth')
-    assert rc == 1
-    assert 'videomae.pooler.dense.weight' in capsys.readouterr().err
+    with pytest.raises(ConversionError,
+                       match=re.escape('videomae.pooler.dense.weight')):
+        convert(tmp_path, hf_sd, name='hf_bad.pth')
 
 
-def test_algorithm_target_would_drop_classifier(tmp_path, capsys):
+def test_algorithm_target_would_drop_classifier(tmp_path):
     fx = load_fixture('videomae_v1_finetune_tiny.pth')
-    rc, _ = convert(tmp_path, fx['checkpoint'], '--to', 'algorithm')
-    assert rc == 1
-    assert 'decoder' in capsys.readouterr().err
+    with pytest.raises(ConversionError, match='decoder'):
+        convert(tmp_path, fx['checkpoint'], to='algorithm')
 
 
-def test_shape_mismatch_with_inferred_model_fails(tmp_path, capsys):
+def test_shape_mismatch_with_inferred_model_fails(tmp_path):
     """Every tensor the inferred model cannot hold is reported, not just
     the first, with both shapes."""
     fx = load_fixture('videomae_v1_pretrain_tiny.pth')
     sd = dict(fx['checkpoint']['model'])
     sd['encoder.blocks.1.attn.q_bias'] = torch.zeros(65)
     sd['encoder.blocks.1.mlp.fc1.weight'] = torch.zeros(100, 64)
-    rc, _ = convert(tmp_path, {'model': sd})
-    assert rc == 1
-    err = capsys.readouterr().err
+    report, out = convert(tmp_path, {'model': sd})
+    assert out is None and len(report.mismatch) == 2
+    err = '\n'.join(report.errors)
     assert '2 shape mismatches' in err
     assert 'backbone.blocks.1.attn.q_bias: checkpoint (65,) vs model (64,)' \
         in err
@@ -377,8 +400,8 @@ def _hf_pretrain_state_dict(**kwargs):
 @pytest.mark.parametrize('name', ['pytorch_model.bin', 'model.safetensors'])
 def test_hf_pretrain(tmp_path, name):
     hf_sd = _hf_pretrain_state_dict()
-    rc, out = convert(tmp_path, hf_sd, name=name)
-    assert rc == 0
+    report, out = convert(tmp_path, hf_sd, name=name)
+    assert report.ok and report.hf_config is None
     assert out['meta']['source_format'] == 'hf'
     assert out['meta']['target'] == 'algorithm'
     model = build_algorithm(4)
@@ -404,7 +427,7 @@ def test_hf_folder_config_gives_eps_and_heads(tmp_path, capsys):
     folder = tmp_path / 'hf'
     hf.save_pretrained(str(folder))
     dst = tmp_path / 'out.pth'
-    assert cli.main([str(folder / 'model.safetensors'), str(dst)]) == 0
+    assert run_tool(TOOL, folder / 'model.safetensors', dst) == 0
     assert 'config.json' in capsys.readouterr().out
     cfg = torch.load(dst, weights_only=False)['meta']['inferred_config']
     bb, neck = cfg['backbone'], cfg['neck']
@@ -431,30 +454,39 @@ def test_hf_folder_config_gives_eps_and_heads(tmp_path, capsys):
     bare = tmp_path / 'bare' / 'model.safetensors'
     bare.parent.mkdir()
     bare.write_bytes((folder / 'model.safetensors').read_bytes())
-    assert cli.main([str(bare), str(tmp_path / 'bare.pth')]) == 0
-    assert 'no HF config given' in capsys.readouterr().out
+    report = convert_videomae_file(str(bare), str(tmp_path / 'bare.pth'))
+    assert report.hf_config is None
+    assert any('no HF config given' in n for n in report.notes)
     meta = torch.load(tmp_path / 'bare.pth', weights_only=False)['meta']
     assert meta['inferred_config']['backbone']['norm_eps'] == 1e-12
+    # the config.json found next to the weights is the one given
+    report = convert_videomae_file(str(folder / 'model.safetensors'))
+    assert report.hf_config == str(folder / 'config.json')
+    assert report.inferred_config == cfg
 
 
 def test_hf_without_final_norm_strict(tmp_path, capsys):
     """use_mean_pooling=True HF pretraining: fc_norm missing in the target;
     reported (exit 0), an error under --strict."""
     hf_sd = _hf_pretrain_state_dict(use_mean_pooling=True)
-    rc, out = convert(tmp_path, hf_sd)
+    rc, out = cli(tmp_path, hf_sd)
     assert rc == 0
     text = capsys.readouterr().out
     assert 'backbone.fc_norm.weight' in text and 'use_mean_pooling' in text
     assert out['meta']['inferred_config']['backbone']['use_mean_pooling']
-    rc, _ = convert(tmp_path, hf_sd, '--strict', name='strict.pth')
+    report, out = convert(tmp_path, hf_sd, strict=True, name='strict.pth')
+    assert out is None
+    assert report.missing == ['backbone.fc_norm.weight',
+                              'backbone.fc_norm.bias']
+    assert report.errors == [f'--strict: missing keys {report.missing}']
+    rc, _ = cli(tmp_path, hf_sd, '--strict', name='strict.pth')
     assert rc == 1
 
 
 def test_mmaction2_recognizer(tmp_path):
     """An MMAction2 vit_mae recognizer checkpoint converts back losslessly."""
     fx = load_fixture('videomae_v1_finetune_tiny.pth')
-    rc, ref = convert(tmp_path, fx['checkpoint'], name='ref.pth')
-    assert rc == 0
+    _, ref = convert(tmp_path, fx['checkpoint'], name='ref.pth')
     from mmmae.models.utils import get_sinusoid_table
     mma = {}
     for k, v in ref['state_dict'].items():
@@ -465,9 +497,9 @@ def test_mmaction2_recognizer(tmp_path):
     mma['backbone.pos_embed'] = get_sinusoid_table(32, 64)[None]
     mma['data_preprocessor.mean'] = torch.tensor([123.675, 116.28, 103.53])
     mma['data_preprocessor.std'] = torch.tensor([58.395, 57.12, 57.375])
-    rc, out = convert(tmp_path, {'state_dict': mma, 'meta': {}},
-                      name='mma.pth')
-    assert rc == 0
+    report, out = convert(tmp_path, {'state_dict': mma, 'meta': {}},
+                          name='mma.pth')
+    assert any('data_preprocessor.mean' in n for n in report.notes)
     assert out['meta']['source_format'] == 'mmaction2'
     assert list(out['state_dict']) == list(ref['state_dict'])
     for k, v in ref['state_dict'].items():
@@ -476,16 +508,18 @@ def test_mmaction2_recognizer(tmp_path):
 
 def test_mmmae_checkpoint_retarget(tmp_path):
     fx = load_fixture('videomae_v1_pretrain_tiny.pth')
-    rc, ref = convert(tmp_path, fx['checkpoint'], name='ref.pth')
-    rc, out = convert(tmp_path, ref, '--to', 'backbone', name='again.pth')
-    assert rc == 0
+    _, ref = convert(tmp_path, fx['checkpoint'], name='ref.pth')
+    report, out = convert(tmp_path, ref, to='backbone', name='again.pth')
+    assert report.target == 'backbone'
     assert out['meta']['source_format'] == 'mmmae'
     MODELS.build(backbone_cfg(16)).load_state_dict(out['state_dict'],
                                                    strict=True)
 
 
 def test_unrecognized_file(tmp_path, capsys):
-    rc, _ = convert(tmp_path, {'foo.weight': torch.zeros(2)})
+    with pytest.raises(ConversionError, match='unrecognized'):
+        convert(tmp_path, {'foo.weight': torch.zeros(2)})
+    rc, _ = cli(tmp_path, {'foo.weight': torch.zeros(2)})
     assert rc == 1
     assert 'unrecognized' in capsys.readouterr().err
 
@@ -518,7 +552,7 @@ def _damaged_file(tmp_path, kind):
 def test_damaged_source_one_line_error(tmp_path, capsys, kind):
     src, fault = _damaged_file(tmp_path, kind)
     dst = tmp_path / 'out.pth'
-    assert cli.main([str(src), str(dst)]) == 1
+    assert run_tool(TOOL, src, dst) == 1
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert err.count('\n') == 0, err  # one line
@@ -556,7 +590,7 @@ def test_missing_block_0_is_reported_as_missing(tmp_path, capsys):
     gone = [k for k in sd if k.startswith('encoder.blocks.0.')]
     for k in gone:
         del sd[k]
-    rc, out = convert(tmp_path, {'model': sd})
+    rc, out = cli(tmp_path, {'model': sd})
     text = capsys.readouterr().out
     assert rc == 0  # missing keys are reported; --strict refuses them
     assert f'{len(gone)} missing, 0 unexpected, 0 shape mismatches' in text
@@ -566,7 +600,7 @@ def test_missing_block_0_is_reported_as_missing(tmp_path, capsys):
                                       for k in gone]
     arch = out['meta']['inferred_config']['backbone']
     assert arch['arch']['num_layers'] == 2 and arch['qkv_bias']
-    rc, _ = convert(tmp_path, {'model': sd}, '--strict', name='s.pth')
+    rc, _ = cli(tmp_path, {'model': sd}, '--strict', name='s.pth')
     err = capsys.readouterr().err
     assert rc == 1 and 'backbone.blocks.0.attn.q_bias' in err
 
@@ -586,12 +620,17 @@ def test_one_wrong_shape_is_named_exactly(tmp_path, capsys, key, shape,
     sd = dict(load_fixture('videomae_v1_pretrain_tiny.pth')['checkpoint']
               ['model'])
     sd[key] = torch.zeros(shape)
-    rc, _ = convert(tmp_path, {'model': sd})
-    err = capsys.readouterr().err
-    assert rc == 1
     name = {'mask_token': 'neck.mask_token'}.get(
         key, re.sub(r'^encoder\.', 'backbone.',
                     re.sub(r'^decoder\.', 'neck.', key)))
+    report, _ = convert(tmp_path, {'model': sd})
+    assert report.errors == [
+        '1 shape mismatch (key: checkpoint shape vs model shape):\n    '
+        f'{name}: checkpoint {shape} vs model {model_shape}'
+    ]  # only that tensor
+    rc, _ = cli(tmp_path, {'model': sd}, name='cli.pth')
+    err = capsys.readouterr().err
+    assert rc == 1
     assert 'ERROR: 1 shape mismatch (key: checkpoint shape vs model shape):' \
         in err
     assert f'{name}: checkpoint {shape} vs model {model_shape}' in err

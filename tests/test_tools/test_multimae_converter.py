@@ -1,8 +1,9 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""tools/model_converters/multimae2mmmae.py and the MultiViT <-> timm
+"""MultiMAE import (:func:`mmmae.checkpoint.convert_multimae.
+convert_multimae_file`, its command line
+``tools/model_converters/multimae2mmmae.py``) and the MultiViT <-> timm
 converters on the official parity fixtures and timm ViTs."""
 import copy
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -10,16 +11,14 @@ import torch
 import torch.nn as nn
 
 import mmmae  # noqa: F401
-from conftest import REPO_ROOT, load_fixture
+from conftest import load_fixture, run_tool
+from mmmae.checkpoint.convert_multimae import convert_multimae_file
+from mmmae.checkpoint.multimae import (convert_official_multimae,
+                                       multimae_to_timm, timm_to_multimae)
+from mmmae.checkpoint.videomae import ConversionError
 from mmmae.registry import MODELS
-from mmmae.utils import (convert_official_multimae, multimae_to_timm,
-                         timm_to_multimae)
 
-_spec = importlib.util.spec_from_file_location(
-    'multimae2mmmae',
-    osp.join(REPO_ROOT, 'tools', 'model_converters', 'multimae2mmmae.py'))
-cli = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cli)
+TOOL = 'tools/model_converters/multimae2mmmae.py'
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 # The fixtures' heads (4 encoder, 2 decoder) are not standard-table values.
@@ -43,10 +42,25 @@ def _save(obj, tmp_path, name='src.pth'):
 
 
 def _convert(tmp_path, obj, *extra, name='src.pth'):
+    """Save ``obj``, run the command line; (exit status, output path)."""
     src = _save(obj, tmp_path, name)
     dst = str(tmp_path / ('out_' + name))
-    rc = cli.main([src, dst, *extra])
+    rc = run_tool(TOOL, src, dst, *extra)
     return rc, dst
+
+
+def _report(tmp_path, obj, name='src.pth', **kwargs):
+    """Save ``obj`` and convert it with the Python API; (report, output
+    path, written only when the report has no errors)."""
+    src = _save(obj, tmp_path, name)
+    dst = str(tmp_path / ('out_' + name))
+    report = convert_multimae_file(src, **kwargs)
+    if report.ok:
+        report.save(dst)
+    else:
+        with pytest.raises(ConversionError, match='nothing written'):
+            report.save(dst)
+    return report, dst
 
 
 def _load(dst):
@@ -100,11 +114,11 @@ def test_pretrain_fixture_roundtrips_through_inferred_config(
         torch.testing.assert_close(preds[task], ref, **TOL)
 
 
-def test_heads_are_guessed_and_reported(pretrain, tmp_path, capsys):
-    rc, dst = _convert(tmp_path, pretrain['checkpoint'])
-    assert rc == 0
-    report = capsys.readouterr().out
-    assert 'guessed num_heads=1 (width 64)' in report
+def test_heads_are_guessed_and_reported(pretrain, tmp_path):
+    report, dst = _report(tmp_path, pretrain['checkpoint'])
+    assert report.ok
+    assert report.guessed[0] == 'num_heads=1 (width 64)'
+    assert any('guessed num_heads=1 (width 64)' in n for n in report.notes)
     meta = _load(dst)['meta']
     assert meta['inferred_config']['backbone']['arch']['num_heads'] == 1
     assert len(meta['guessed']) == 2
@@ -127,25 +141,26 @@ def test_pretrain_to_backbone_and_mmmae_retarget(pretrain, tmp_path, capsys):
 
     # an mmmae algorithm checkpoint is only re-targeted
     mm = {'state_dict': convert_official_multimae(pretrain['checkpoint'])}
-    rc, dst2 = _convert(tmp_path,
-                        mm,
-                        '--to',
-                        'backbone',
-                        *HEADS,
-                        name='mm.pth')
-    assert rc == 0
-    assert 'format: mmmae' in capsys.readouterr().out
+    report, dst2 = _report(tmp_path,
+                           mm,
+                           to='backbone',
+                           num_heads=4,
+                           decoder_num_heads=2,
+                           name='mm.pth')
+    assert report.ok and report.source_format == 'mmmae'
+    assert '  format: mmmae, 146 tensors' in report.summary()
     out2 = _load(dst2)['state_dict']
     assert list(out2) == list(ckpt['state_dict'])
     assert all(torch.equal(out2[k], v) for k, v in ckpt['state_dict'].items())
 
 
-def test_multivit_fixture_classifier(multivit, tmp_path, capsys):
-    rc, dst = _convert(tmp_path, multivit['checkpoint'], *HEADS)
-    assert rc == 0
-    report = capsys.readouterr().out
-    assert 'format: official-multivit' in report
-    assert 'target: classifier, 39 tensors' in report
+def test_multivit_fixture_classifier(multivit, tmp_path):
+    report, dst = _report(tmp_path, multivit['checkpoint'], num_heads=4,
+                          decoder_num_heads=2)
+    assert report.ok and report.source_format == 'official-multivit'
+    assert (report.target, report.num_tensors) == ('classifier', 39)
+    assert report.inferred_config['head'] == dict(
+        type='mmmae.MultiMAELinearHead', in_channels=64, num_classes=5)
     ckpt = _load(dst)
     cfg = ckpt['meta']['inferred_config']
     assert cfg['head'] == dict(type='mmmae.MultiMAELinearHead',
@@ -182,6 +197,8 @@ def test_multivit_errors(multivit, tmp_path, capsys):
     rc, dst = _convert(tmp_path, sd, '--to', 'algorithm')
     assert rc == 1 and not osp.exists(dst)
     assert 'needs a pre-training checkpoint' in capsys.readouterr().err
+    with pytest.raises(ConversionError, match='needs a pre-training'):
+        _report(tmp_path, sd, to='algorithm', name='api.pth')
 
     # unknown key: exit 1 naming it, nothing written
     bad = dict(sd)
@@ -193,10 +210,13 @@ def test_multivit_errors(multivit, tmp_path, capsys):
     # shape mismatch: depth pos_emb on another grid than rgb
     bad = dict(sd)
     bad['input_adapters.depth.pos_emb'] = torch.zeros(1, 64, 5, 5)
-    rc, dst = _convert(tmp_path, bad, name='shape.pth')
-    assert rc == 1 and not osp.exists(dst)
-    err = capsys.readouterr().err
-    assert '1 shape mismatch' in err and 'input_adapters.depth.pos_emb' in err
+    report, dst = _report(tmp_path, bad, name='shape.pth')
+    assert not osp.exists(dst)
+    assert report.mismatch == [
+        'backbone.input_adapters.depth.pos_emb: checkpoint (1, 64, 5, 5) vs '
+        'model (1, 64, 4, 4)'
+    ]
+    assert report.errors[0].startswith('1 shape mismatch')
 
     # missing key: reported; an error only with --strict
     part = dict(sd)
@@ -208,6 +228,10 @@ def test_multivit_errors(multivit, tmp_path, capsys):
     rc, dst = _convert(tmp_path, part, '--strict', name='part2.pth')
     assert rc == 1 and not osp.exists(dst)
     assert '--strict: missing keys' in capsys.readouterr().err
+    report, dst = _report(tmp_path, part, strict=True, name='part3.pth')
+    assert report.errors == [
+        "--strict: missing keys ['backbone.encoder.1.norm1.weight']"
+    ] and not osp.exists(dst)
 
 
 # --------------------------------------------------------------------------
@@ -309,6 +333,7 @@ def test_timm_vit_tiny_to_multimae(tmp_path, capsys):
     assert rc == 0
     report = capsys.readouterr().out
     assert 'format: timm' in report and 'target: backbone' in report
+    assert 'inferred config:\n  backbone=' in report
     assert 'dropped (no mmmae MultiMAE counterpart): 2 tensors: ' \
         'norm.weight, norm.bias' in report
     assert 'MultiMAE has no final encoder norm' in report
@@ -323,17 +348,18 @@ def test_timm_vit_tiny_to_multimae(tmp_path, capsys):
     _check_timm_conversion(model, dst, 224, batch=1)
 
 
-def test_timm_small_with_head(tmp_path, capsys):
+def test_timm_small_with_head(tmp_path):
     torch.manual_seed(0)
     model = _small_timm(num_classes=7)
     with torch.no_grad():
         model.pos_embed.normal_(std=.02)
         model.cls_token.normal_(std=.02)
-    rc, dst = _convert(tmp_path, model.state_dict(), '--num-heads', '4')
-    assert rc == 0
-    report = capsys.readouterr().out
-    assert ('dropped (no mmmae MultiMAE counterpart): 4 tensors: '
-            'norm.weight, norm.bias, head.weight, head.bias') in report
+    report, dst = _report(tmp_path, model.state_dict(), num_heads=4)
+    assert report.dropped == ['norm.weight', 'norm.bias', 'head.weight',
+                              'head.bias']
+    assert ('  dropped (no mmmae MultiMAE counterpart): 4 tensors: '
+            'norm.weight, norm.bias, head.weight, head.bias'
+            ) in report.summary()
     _check_timm_conversion(model, dst, 32)
 
 
@@ -343,6 +369,8 @@ def test_timm_unknown_key(tmp_path, capsys):
     rc, dst = _convert(tmp_path, sd)
     assert rc == 1 and not osp.exists(dst)
     assert 'blocks.0.ls1.gamma' in capsys.readouterr().err
+    with pytest.raises(ConversionError, match='ls1.gamma'):
+        _report(tmp_path, sd, name='api.pth')
     with pytest.raises(KeyError, match='ls1.gamma'):
         timm_to_multimae(sd)
     with pytest.warns(UserWarning, match='ls1.gamma'):
@@ -354,6 +382,8 @@ def test_unrecognized_layout(tmp_path, capsys):
     rc, dst = _convert(tmp_path, {'foo.weight': torch.zeros(2)})
     assert rc == 1 and not osp.exists(dst)
     assert 'unrecognized checkpoint layout' in capsys.readouterr().err
+    with pytest.raises(ConversionError, match='unrecognized'):
+        _report(tmp_path, {'foo.weight': torch.zeros(2)}, name='api.pth')
 
 
 # --------------------------------------------------------------------------
@@ -374,23 +404,24 @@ def test_damaged_source_one_line_error(pretrain, tmp_path, capsys, kind):
         src.write_text('<html><body>Rate limit exceeded</body></html>')
         fault = "not a PyTorch checkpoint (starts with b'<html>"
     dst = tmp_path / 'out.pth'
-    assert cli.main([str(src), str(dst)]) == 1
+    assert run_tool(TOOL, src, dst) == 1
     err = capsys.readouterr().err.strip()
     assert '\n' not in err
     assert err.startswith(f'ERROR: cannot load checkpoint {src}: {fault}')
     assert err.endswith('(nothing written)') and not dst.exists()
 
 
-def test_missing_encoder_block_0_is_reported_as_missing(
-        pretrain, tmp_path, capsys):
+def test_missing_encoder_block_0_is_reported_as_missing(pretrain, tmp_path):
     sd = dict(pretrain['checkpoint']['model'])
     gone = [k for k in sd if k.startswith('encoder.0.')]
     for k in gone:
         del sd[k]
-    rc, dst = _convert(tmp_path, {'model': sd}, *HEADS)
-    report = capsys.readouterr().out
-    assert rc == 0
-    assert f'{len(gone)} missing, 0 unexpected, 0 shape mismatches' in report
+    report, dst = _report(tmp_path, {'model': sd}, num_heads=4,
+                          decoder_num_heads=2)
+    assert report.ok
+    assert report.missing == ['backbone.' + k for k in gone]
+    assert (f'  vs the target model: {len(gone)} missing, 0 unexpected, 0 '
+            'shape mismatches') in report.summary()
     meta = _load(dst)['meta']
     assert meta['missing'] == ['backbone.' + k for k in gone]
     bb = meta['inferred_config']['backbone']
@@ -408,11 +439,18 @@ def test_one_wrong_shape_is_named_exactly(pretrain, tmp_path, capsys, key,
                                           shape, model_shape):
     sd = dict(pretrain['checkpoint']['model'])
     sd[key] = torch.zeros(shape)
-    rc, dst = _convert(tmp_path, {'model': sd}, *HEADS)
-    err = capsys.readouterr().err
-    assert rc == 1 and not osp.exists(dst)
     name = ('neck.' if key.startswith('output_adapters.') else
             'backbone.') + key
+    report, dst = _report(tmp_path, {'model': sd}, num_heads=4,
+                          decoder_num_heads=2)
+    assert not osp.exists(dst)
+    assert report.errors == [
+        '1 shape mismatch (key: checkpoint shape vs model shape):\n    '
+        f'{name}: checkpoint {shape} vs model {model_shape}'
+    ]
+    rc, dst = _convert(tmp_path, {'model': sd}, *HEADS, name='cli.pth')
+    err = capsys.readouterr().err
+    assert rc == 1 and not osp.exists(dst)
     assert 'ERROR: 1 shape mismatch (key: checkpoint shape vs model shape):' \
         in err
     assert f'{name}: checkpoint {shape} vs model {model_shape}' in err
@@ -461,6 +499,9 @@ def test_output_only_semseg_decoder(pretrain, tmp_path, capsys,
     assert rc == 0, out
     assert '0 missing, 0 unexpected, 0 shape mismatches' in out
     assert 'guessed semseg: stride_level=4 (5 channels' in out
+    report, _ = _report(tmp_path, {'model': sd}, num_heads=4,
+                        decoder_num_heads=2, name='api.pth')
+    assert report.guessed[0].startswith('semseg: stride_level=4 (5 channels')
     ckpt = _load(dst)
     cfg = ckpt['meta']['inferred_config']
     assert list(cfg['backbone']['input_adapters']) == ['rgb', 'depth']
@@ -474,9 +515,10 @@ def test_output_only_semseg_decoder(pretrain, tmp_path, capsys,
     model.load_state_dict(ckpt['state_dict'], strict=True)
 
     # reference: the full official model, given rgb-depth only
-    rc, full_dst = _convert(tmp_path, pretrain['checkpoint'], *HEADS,
-                            name='full.pth')
-    assert rc == 0
+    report, full_dst = _report(tmp_path, pretrain['checkpoint'],
+                               num_heads=4, decoder_num_heads=2,
+                               name='full.pth')
+    assert report.ok
     full_ckpt = _load(full_dst)
     fcfg = full_ckpt['meta']['inferred_config']
     full = MODELS.build(
@@ -502,10 +544,15 @@ def test_output_only_stride_option(pretrain, tmp_path, capsys):
     (20 = 5 x 2 x 2 = 20 x 1 x 1); one the weights cannot have fails."""
     sd = _without_semseg_input(pretrain, False)
     rc, dst = _convert(tmp_path, {'model': sd}, *HEADS, '--stride-level',
-                       'semseg=8')
+                       'semseg=8', '--stride-level', 'depth=1')
     assert rc == 0
     out = capsys.readouterr().out
     assert 'guessed semseg' not in out
+    report, _ = _report(tmp_path, {'model': sd}, num_heads=4,
+                        decoder_num_heads=2, stride_levels={'semseg': 8},
+                        name='api.pth')
+    assert report.ok and report.guessed == []
+    assert report.inferred_config == _load(dst)['meta']['inferred_config']
     cfg = _load(dst)['meta']['inferred_config']
     assert cfg['neck']['output_adapters']['semseg'] == dict(num_channels=20,
                                                             stride_level=8)
@@ -515,19 +562,25 @@ def test_output_only_stride_option(pretrain, tmp_path, capsys):
     err = capsys.readouterr().err
     assert '--stride-level semseg=2 does not fit' in err
     assert 'allow strides [4, 8]' in err
-    with pytest.raises(SystemExit):
-        cli.parse_args(['a', 'b', '--stride-level', 'semseg'])
+    with pytest.raises(ConversionError, match='allow strides'):
+        _report(tmp_path, {'model': sd}, stride_levels={'semseg': 2},
+                name='bad_api.pth')
+    # not TASK=S: an argparse error (exit status 2)
+    assert run_tool(TOOL, 'a', 'b', '--stride-level', 'semseg') == 2
+    assert 'expected TASK=S' in capsys.readouterr().err
 
 
-def test_output_only_task_with_unofficial_name(pretrain, tmp_path, capsys):
+def test_output_only_task_with_unofficial_name(pretrain, tmp_path):
     """No official stride for the name: the smallest the weights allow."""
     sd = {
         k.replace('output_adapters.semseg.', 'output_adapters.seg.'): v
         for k, v in _without_semseg_input(pretrain, False).items()
     }
-    rc, dst = _convert(tmp_path, {'model': sd}, *HEADS)
-    assert rc == 0
-    assert 'the smallest the weights allow' in capsys.readouterr().out
+    report, dst = _report(tmp_path, {'model': sd}, num_heads=4,
+                          decoder_num_heads=2)
+    assert report.ok
+    assert 'the smallest the weights allow' in report.guessed[0]
+    assert any('the smallest the weights allow' in n for n in report.notes)
     cfg = _load(dst)['meta']['inferred_config']
     assert cfg['neck']['output_adapters']['seg'] == dict(num_channels=5,
                                                          stride_level=4)

@@ -102,17 +102,12 @@ default_hooks = dict(logger=dict(interval=1),
 
 
 def test_dataset_reads_generated_pseudo_labels(scenes, tmp_path):
-    """generate_pseudo_labels.py output (pseudo_semseg / pseudo_depth next to
+    """generate_pseudo_labels output (pseudo_semseg / pseudo_depth next to
     rgb) is what MultiModalFolderDataset reads, aligned by name."""
-    import importlib.util
-
     from mmengine.registry import DefaultScope
 
+    from mmmae.pseudo_label import generate_pseudo_labels
     from mmmae.registry import DATASETS
-    spec = importlib.util.spec_from_file_location(
-        '_gen_pl', osp.join(REPO_ROOT, 'tools', 'generate_pseudo_labels.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     from test_pseudo_label._tiny_mmseg import (depth_model_cfg,
                                                seg_model_cfg, write_config)
     import shutil
@@ -122,10 +117,10 @@ def test_dataset_reads_generated_pseudo_labels(scenes, tmp_path):
     depth_cfg = write_config(tmp_path / 'depth.py', depth_model_cfg())
     for task, cfg, out in (('semseg', seg_cfg, 'pseudo_semseg'),
                            ('depth', depth_cfg, 'pseudo_depth')):
-        assert tool.main([
-            str(root), '--split', 'val', '--task', task, '--config',
-            cfg, '--out-modality', out, '--no-progress'
-        ]) == 0
+        summary = generate_pseudo_labels(str(root), split='val', task=task,
+                                         config=cfg, out_modality=out,
+                                         progress=False)
+        assert summary['failed'] == []
     with DefaultScope.overwrite_default_scope('mmmae'):
         ds = DATASETS.build(
             dict(

@@ -1,44 +1,46 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """tools/train.py, tools/test.py and tools/dist_train.sh.
 
-The fast tests import the tools and check how CLI flags become config
-changes; the slow ones run them as subprocesses on four real mp4 files with
+The fast tests check how the tools' options become config changes
+(``mmmae.apis.runner``, which the tools wrap) and run the command lines in
+process; the slow ones run them as subprocesses on four real mp4 files with
 the demo config shrunk to 2 clips per batch (2 iterations per epoch).
 """
 import glob
-import importlib.util
 import os
 import os.path as osp
 import re
 import socket
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import pytest
 import torch
 from mmengine.config import Config
 
 import mmmae  # noqa: F401
+from conftest import run_tool
+from mmmae.apis.runner import (NoTestLoopError, fix_amp_on_cpu,
+                               merge_train_options, prepare_test_config,
+                               test_model, train_model)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
                     'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
 K400_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
                     'videomae_vit-base-p16_64xb32-800e_kinetics400.py')
+FT_CFG = osp.join(
+    REPO_ROOT, 'configs', 'videomae', 'finetune',
+    'vit-tiny-p8_scratch_1xb8-8x4x1-120e_moving-digits-rgb.py')
 
 
-def _load_tool(name):
-    path = osp.join(REPO_ROOT, 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_mmmae_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _merge(cfg, config=DEMO_CFG, **options):
+    """What tools/train.py does with its options before the runner."""
+    return merge_train_options(cfg, config, **options)
 
 
 def _args(**kwargs):
     base = dict(
-        config=DEMO_CFG,
         work_dir=None,
         resume=None,
         amp=False,
@@ -50,17 +52,16 @@ def _args(**kwargs):
         cfg_options=None,
         launcher='none')
     base.update(kwargs)
-    return SimpleNamespace(**base)
+    return base
 
 
 # --------------------------------------------------------------------------
-# merge_args semantics (in process)
+# the options' semantics (in process)
 # --------------------------------------------------------------------------
 
 
 def test_merge_args_defaults():
-    train = _load_tool('train')
-    cfg = train.merge_args(Config.fromfile(DEMO_CFG), _args())
+    cfg = _merge(Config.fromfile(DEMO_CFG), **_args())
     stem = osp.splitext(osp.basename(DEMO_CFG))[0]
     assert cfg.work_dir == osp.join('./work_dirs', stem)
     assert cfg.launcher == 'none'
@@ -71,10 +72,9 @@ def test_merge_args_defaults():
 
 
 def test_merge_args_flags():
-    train = _load_tool('train')
-    cfg = train.merge_args(
+    cfg = _merge(
         Config.fromfile(K400_CFG),
-        _args(
+        **_args(
             config=K400_CFG,
             work_dir='/tmp/x',
             resume='auto',
@@ -89,19 +89,18 @@ def test_merge_args_flags():
         seed=3, diff_rank_seed=True, deterministic=False)
     assert cfg.train_cfg.max_epochs == 70  # --cfg-options merged last
 
-    cfg = train.merge_args(
+    cfg = _merge(
         Config.fromfile(K400_CFG),
-        _args(config=K400_CFG, resume='work_dirs/x/epoch_3.pth'))
+        **_args(config=K400_CFG, resume='work_dirs/x/epoch_3.pth'))
     assert cfg.resume is True
     assert cfg.load_from == 'work_dirs/x/epoch_3.pth'
 
 
 def test_merge_args_amp():
-    train = _load_tool('train')
-    cfg = train.merge_args(Config.fromfile(DEMO_CFG), _args(amp=True))
+    cfg = _merge(Config.fromfile(DEMO_CFG), **_args(amp=True))
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.loss_scale == 'dynamic'
-    cfg = train.fix_amp_on_cpu(cfg)
+    cfg = fix_amp_on_cpu(cfg)
     if torch.cuda.is_available():
         assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
         assert cfg.optim_wrapper.loss_scale == 'dynamic'
@@ -113,21 +112,62 @@ def test_merge_args_amp():
     cfg = Config.fromfile(DEMO_CFG)
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     cfg.optim_wrapper.loss_scale = 'dynamic'
-    cfg = train.fix_amp_on_cpu(cfg)
+    cfg = fix_amp_on_cpu(cfg)
     expected = ('AmpOptimWrapper'
                 if torch.cuda.is_available() else 'mmmae.CPUAmpOptimWrapper')
     assert cfg.optim_wrapper.type == expected
 
 
 def test_merge_args_auto_scale_lr():
-    train = _load_tool('train')
-    cfg = train.merge_args(
-        Config.fromfile(DEMO_CFG), _args(auto_scale_lr=True))
+    cfg = _merge(Config.fromfile(DEMO_CFG), **_args(auto_scale_lr=True))
     assert cfg.auto_scale_lr == dict(enable=True, base_batch_size=8)
     cfg = Config.fromfile(DEMO_CFG)
     cfg.auto_scale_lr = None
     with pytest.raises(KeyError, match='auto_scale_lr'):
-        train.merge_args(cfg, _args(auto_scale_lr=True))
+        _merge(cfg, **_args(auto_scale_lr=True))
+
+
+def test_prepare_test_config():
+    """tools/test.py's options: dump appended to the evaluators, the
+    visualization hook switched on, the checkpoint wins over cfg_options."""
+    ft = Config.fromfile(FT_CFG)
+    ft.default_hooks.visualization = dict(type='VisualizationHook')
+    cfg = prepare_test_config(
+        ft,
+        'work_dirs/ft/epoch_3.pth',
+        dump='preds.pkl',
+        show_dir='vis',
+        interval=5,
+        cfg_options={'load_from': 'other.pth'})
+    stem = osp.splitext(osp.basename(FT_CFG))[0]
+    assert cfg.work_dir == osp.join('./work_dirs', stem)
+    assert cfg.load_from == 'work_dirs/ft/epoch_3.pth'
+    evaluators = [e['type'] for e in cfg.test_evaluator]
+    assert evaluators[-1] == 'DumpResults' and len(evaluators) >= 2
+    vis = cfg.default_hooks.visualization
+    assert vis.enable and vis.out_dir == 'vis' and vis.interval == 5
+    with pytest.raises(ValueError, match=r'\.pkl file, not preds\.json'):
+        prepare_test_config(FT_CFG, 'x.pth', dump='preds.json')
+    with pytest.raises(ValueError, match='VisualizationHook'):
+        prepare_test_config(FT_CFG, 'x.pth', show=True)
+    with pytest.raises(NoTestLoopError, match='pretraining config'):
+        prepare_test_config(DEMO_CFG, 'x.pth')
+
+
+def test_train_model_then_test_model_refuses(tiny_cfg, tmp_path):
+    """train_model is tools/train.py in one call: a real Runner trains and
+    checkpoints; test_model refuses the pretraining config by name."""
+    work_dir = str(tmp_path / 'api')
+    runner = train_model(
+        tiny_cfg, work_dir=work_dir, cfg_options={'train_cfg.max_epochs': 1})
+    assert runner.iter == 2 and runner.epoch == 1
+    saved = torch.load(
+        osp.join(work_dir, 'epoch_1.pth'), map_location='cpu',
+        weights_only=False)['state_dict']
+    trained = runner.model.state_dict()
+    assert all(torch.equal(saved[k], trained[k]) for k in saved)
+    with pytest.raises(NoTestLoopError, match=osp.basename(tiny_cfg)):
+        test_model(tiny_cfg, osp.join(work_dir, 'epoch_1.pth'))
 
 
 def test_cpu_amp_optim_wrapper_autocasts():
@@ -283,14 +323,8 @@ def test_train_amp_and_auto_scale_lr(tiny_cfg, tmp_path):
     assert re.search(r'Epoch\(train\)\s+\[1\]\[2/2\].*loss: [0-9.]+', text)
 
 
-def test_test_tool_refuses_pretraining_config(tmp_path, monkeypatch, capsys):
-    test = _load_tool('test')
-    monkeypatch.setattr(
-        sys, 'argv',
-        ['test.py', DEMO_CFG, str(tmp_path / 'none.pth')])
-    with pytest.raises(SystemExit) as exc:
-        test.main()
-    assert exc.value.code == 2
+def test_test_tool_refuses_pretraining_config(tmp_path, capsys):
+    assert run_tool('tools/test.py', DEMO_CFG, tmp_path / 'none.pth') == 2
     err = capsys.readouterr().err
     assert 'no test loop' in err and 'pretraining config' in err
 

@@ -1,6 +1,6 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""tools/visualize_multimae.py on tiny rendered scenes with a tiny model."""
-import importlib.util
+"""mmmae.apis.visualize_multimae and tools/visualize_multimae.py on tiny
+rendered scenes with a tiny model."""
 import os
 import os.path as osp
 import shutil
@@ -16,22 +16,14 @@ sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_models'))
 
 from _multimae_helpers import (tiny_backbone_cfg, tiny_head_cfg,  # noqa: E402
                                tiny_neck_cfg)
+from conftest import run_tool  # noqa: E402
+
+from mmmae.apis import visualize_multimae  # noqa: E402
 
 GREY = np.array([128, 128, 128], np.uint8)
 NUM_CLASSES = 6  # the scene classes
 ROWS = ['rgb', 'norm_rgb (GT patch stats: leaks)', 'norm_rgb raw z-scores',
         'depth', 'semseg']
-
-
-def _load_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'visualize_multimae.py')
-    spec = importlib.util.spec_from_file_location('visualize_multimae', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tool = _load_tool()
 
 
 def _model_cfg():
@@ -71,8 +63,18 @@ def setup(tmp_path_factory):
 
 
 def _args(s, out, *extra, inp=None):
+    """The command line of tools/visualize_multimae.py."""
     return [s['cfg'], s['ckpt'], inp or s['val'], '--out', str(out),
             '--device', 'cpu', *extra]
+
+
+def _cli(*argv):
+    return run_tool('tools/visualize_multimae.py', *argv)
+
+
+def _vis(s, out, inp=None, **kwargs):
+    return visualize_multimae(s['cfg'], s['ckpt'], inp or s['val'], str(out),
+                              device='cpu', **kwargs)
 
 
 def _tile(img, rec, row, col):
@@ -88,7 +90,7 @@ def _read(png):
 
 def test_cross_modal_from_rgb(setup, tmp_path, capsys):
     out = tmp_path / 'out'
-    assert tool.main(_args(setup, out, '--visible', 'rgb')) == 0
+    assert _cli(*_args(setup, out, '--visible', 'rgb')) == 0
     printed = capsys.readouterr().out
     names = sorted(os.listdir(setup['val'] + '/rgb'))
     assert len(names) == 3
@@ -101,8 +103,7 @@ def test_cross_modal_from_rgb(setup, tmp_path, capsys):
         assert m['rgb'].shape == (4, 4) and not m['rgb'].any()
         assert m['depth'].all() and m['semseg'].all()
 
-    recs = tool.run(tool.parse_args(_args(setup, tmp_path / 'o2', '--visible',
-                                          'rgb', '--max-images', '1')))
+    recs = _vis(setup, tmp_path / 'o2', visible=['rgb'], max_images=1)
     assert len(recs) == 1
     rec = recs[0]
     assert rec['layout']['rows'] == ROWS
@@ -131,8 +132,7 @@ def test_cross_modal_from_rgb(setup, tmp_path, capsys):
 
 
 def test_random_and_fraction_masks_roundtrip(setup, tmp_path):
-    args = _args(setup, tmp_path / 'r', '--num-visible', '12', '--seed', '3')
-    recs = tool.run(tool.parse_args(args))
+    recs = _vis(setup, tmp_path / 'r', num_visible=12, seed=3)
     assert [osp.basename(r['png']) for r in recs] == [
         f'00000{i}_rand12-seed3.png' for i in range(3)
     ]
@@ -145,23 +145,20 @@ def test_random_and_fraction_masks_roundtrip(setup, tmp_path):
         per_image.append(np.concatenate([m[k].ravel() for k in sorted(m)]))
     assert not all(np.array_equal(per_image[0], p) for p in per_image[1:])
     # reproducible
-    again = tool.run(tool.parse_args(_args(setup, tmp_path / 'r2',
-                                           '--num-visible', '12', '--seed',
-                                           '3', '--max-images', '1')))
+    again = _vis(setup, tmp_path / 'r2', num_visible=12, seed=3,
+                 max_images=1)
     for k, v in recs[0]['masks'].items():
         assert np.array_equal(again[0]['masks'][k], v)
     # the saved mask fed back with --mask-file gives the same mask
-    back = tool.run(tool.parse_args(_args(setup, tmp_path / 'r3',
-                                          '--mask-file', recs[0]['mask_file'],
-                                          '--max-images', '1')))
+    back = _vis(setup, tmp_path / 'r3', mask_file=recs[0]['mask_file'],
+                max_images=1)
     assert osp.basename(back[0]['png']).startswith('000000_maskfile-')
     for k, v in recs[0]['masks'].items():
         assert np.array_equal(back[0]['masks'][k], v)
 
     # per-modality fractions: 8 of 16 rgb tokens, no depth, no semseg
-    recs = tool.run(tool.parse_args(_args(setup, tmp_path / 'f',
-                                          '--visible', 'rgb:0.5', 'depth:0',
-                                          '--max-images', '1')))
+    recs = _vis(setup, tmp_path / 'f', visible=['rgb:0.5', 'depth:0'],
+                max_images=1)
     m = np.load(recs[0]['mask_file'])
     assert osp.basename(recs[0]['png']) == '000000_vis-rgb0.5-depth0-seed0.png'
     assert int((m['rgb'] == 0).sum()) == 8
@@ -174,7 +171,7 @@ def test_random_and_fraction_masks_roundtrip(setup, tmp_path):
 
 def test_single_rgb_image(setup, tmp_path):
     img_path = osp.join(setup['val'], 'rgb', '000001.png')
-    recs = tool.run(tool.parse_args(_args(setup, tmp_path, inp=img_path)))
+    recs = _vis(setup, tmp_path, inp=img_path)
     assert len(recs) == 1 and osp.isfile(recs[0]['png'])
     m = np.load(recs[0]['mask_file'])
     assert m['depth'].all() and m['semseg'].all()  # not given = masked
@@ -183,31 +180,31 @@ def test_single_rgb_image(setup, tmp_path):
     assert (_tile(img, recs[0], 'depth', 1) == GREY).all()
     assert not (_tile(img, recs[0], 'depth', 2) == GREY).all()
     # a modality that is not given cannot be made visible
-    assert tool.main(_args(setup, tmp_path, '--visible', 'depth',
-                           inp=img_path)) == 2
+    assert _cli(*_args(setup, tmp_path, '--visible', 'depth',
+                       inp=img_path)) == 2
 
 
 def test_errors_name_the_path(setup, tmp_path, capsys):
     missing = str(tmp_path / 'no_such_dir')
-    assert tool.main(_args(setup, tmp_path / 'o', inp=missing)) == 2
+    assert _cli(*_args(setup, tmp_path / 'o', inp=missing)) == 2
     assert missing in capsys.readouterr().err
     bad_ckpt = str(tmp_path / 'nope.pth')
     args = _args(setup, tmp_path / 'o')
     args[1] = bad_ckpt
-    assert tool.main(args) == 2
+    assert _cli(*args) == 2
     assert bad_ckpt in capsys.readouterr().err
     args = _args(setup, tmp_path / 'o')
     args[0] = setup['bad_cfg']
-    assert tool.main(args) == 2
+    assert _cli(*args) == 2
     assert 'MultiMAE' in capsys.readouterr().err
     # a split folder with a missing depth file names it
     split = tmp_path / 'split'
     shutil.copytree(setup['val'], split)
     os.remove(split / 'depth' / '000002.png')
-    assert tool.main(_args(setup, tmp_path / 'o', inp=str(split))) == 2
+    assert _cli(*_args(setup, tmp_path / 'o', inp=str(split))) == 2
     err = capsys.readouterr().err
     assert osp.join('depth', '000002') in err
     # bad --visible
-    assert tool.main(_args(setup, tmp_path / 'o', '--visible', 'rgb:2')) == 2
-    assert tool.main(_args(setup, tmp_path / 'o', '--visible', 'normals')) \
+    assert _cli(*_args(setup, tmp_path / 'o', '--visible', 'rgb:2')) == 2
+    assert _cli(*_args(setup, tmp_path / 'o', '--visible', 'normals')) \
         == 2

@@ -1,31 +1,18 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-import importlib.util
 import os.path as osp
-import runpy
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
-from mmmae.apis import find_train_pipeline, make_deterministic_pipeline
+from conftest import run_tool
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmmae.apis import (existing_videos, find_train_pipeline,
+                        make_deterministic_pipeline, visualize_reconstructions)
+
 
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
-
-
-def _load_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'visualize_reconstruction.py')
-    spec = importlib.util.spec_from_file_location('visualize_reconstruction',
-                                                  path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tool = _load_tool()  # the command line; the logic is in mmmae.apis
 
 
 def _cfg_dict(video_dir, work_dir):
@@ -181,42 +168,38 @@ def test_find_train_pipeline_unwraps_and_keeps_scope():
 
 
 def test_collect_videos(video_dir, tmp_path):
-    vids = tool.collect_videos(str(video_dir))
+    vids = existing_videos(str(video_dir))
     assert [osp.basename(v)
             for v in vids] == [f'clip_{i}.mp4' for i in range(4)]
-    vids = tool.collect_videos(str(video_dir / 'ann.txt'), max_videos=2)
+    vids = existing_videos(str(video_dir / 'ann.txt'), max_videos=2)
     assert vids == [
         str(video_dir / 'clip_0.mp4'),
         str(video_dir / 'clip_1.mp4')
     ]
-    assert tool.collect_videos(str(
+    assert existing_videos(str(
         video_dir / 'clip_3.mp4')) == [str(video_dir / 'clip_3.mp4')]
     with pytest.raises(FileNotFoundError):
-        tool.collect_videos(str(tmp_path / 'nope.mp4'))
+        existing_videos(str(tmp_path / 'nope.mp4'))
     with pytest.raises(FileNotFoundError):
-        tool.collect_videos(str(tmp_path))  # empty folder
+        existing_videos(str(tmp_path))  # empty folder
 
 
 @pytest.mark.slow
 def test_tool_single_video(trained_ckpt, video_dir, tmp_path, capsys):
     cfg_path, ckpt = trained_ckpt
     out = tmp_path / 'vis'
-    paths = tool.main([
-        cfg_path, ckpt,
-        str(video_dir / 'clip_1.mp4'), '--out',
-        str(out), '--device', 'cpu', '--num-frames-shown', '4'
-    ])
+    paths = visualize_reconstructions(
+        cfg_path, ckpt, str(video_dir / 'clip_1.mp4'), str(out),
+        device='cpu', num_frames_shown=4)
     assert paths == [str(out / 'clip_1_recon.png')]
     img = cv2.imread(paths[0])
     assert img is not None and img.shape[0] >= 4 * 96
     printed = capsys.readouterr().out
     assert paths[0] in printed and 'GT-stats' in printed
     # deterministic: same seed -> same picture
-    again = tool.main([
-        cfg_path, ckpt,
-        str(video_dir / 'clip_1.mp4'), '--out',
-        str(tmp_path / 'vis2'), '--device', 'cpu', '--num-frames-shown', '4'
-    ])
+    again = visualize_reconstructions(
+        cfg_path, ckpt, str(video_dir / 'clip_1.mp4'), str(tmp_path / 'vis2'),
+        device='cpu', num_frames_shown=4)
     np.testing.assert_array_equal(cv2.imread(again[0]), img)
 
 
@@ -224,30 +207,27 @@ def test_tool_single_video(trained_ckpt, video_dir, tmp_path, capsys):
 def test_tool_mask_ratio_and_list(trained_ckpt, video_dir, tmp_path):
     cfg_path, ckpt = trained_ckpt
     out = tmp_path / 'vis'
-    paths = tool.main([
-        cfg_path, ckpt,
-        str(video_dir / 'ann.txt'), '--out',
-        str(out), '--mask-ratio', '0.5', '--seed', '3', '--max-videos', '2',
-        '--cfg-options', 'model.head.norm_pix=True'
-    ])
+    paths = visualize_reconstructions(
+        cfg_path, ckpt, str(video_dir / 'ann.txt'), str(out),
+        mask_ratio=0.5, seed=3, max_videos=2,
+        cfg_options={'model.head.norm_pix': True})
     assert [osp.basename(p)
             for p in paths] == ['clip_0_recon.png', 'clip_1_recon.png']
     assert all(osp.isfile(p) for p in paths)
 
 
 @pytest.mark.slow
-def test_tool_as_script(trained_ckpt, video_dir, tmp_path, monkeypatch):
+def test_tool_as_script(trained_ckpt, video_dir, tmp_path):
     """``python tools/visualize_reconstruction.py ...`` (run in-process)."""
     cfg_path, ckpt = trained_ckpt
     out = tmp_path / 'cli'
-    script = osp.join(REPO_ROOT, 'tools', 'visualize_reconstruction.py')
-    monkeypatch.setattr(sys, 'argv', [
-        script, cfg_path, ckpt,
-        str(video_dir / 'clip_2.mp4'), '--out',
-        str(out), '--device', 'cpu'
-    ])
-    runpy.run_path(script, run_name='__main__')
+    assert run_tool('tools/visualize_reconstruction.py', cfg_path, ckpt,
+                    video_dir / 'clip_2.mp4', '--out', out, '--device',
+                    'cpu', '--cfg-options', 'model.head.norm_pix=True') == 0
     assert osp.isfile(out / 'clip_2_recon.png')
+    # no --out: argparse's usage error
+    assert run_tool('tools/visualize_reconstruction.py', cfg_path, ckpt,
+                    video_dir / 'clip_2.mp4') == 2
 
 
 @pytest.mark.slow
@@ -264,11 +244,7 @@ def test_tool_plain_state_dict_checkpoint(trained_ckpt, video_dir, tmp_path):
     model = MODELS.build(cfg.model)
     ckpt = str(tmp_path / 'plain.pth')
     torch.save({'state_dict': model.state_dict()}, ckpt)
-    paths = tool.main([
-        cfg_path, ckpt,
-        str(video_dir / 'clip_3.mp4'), '--out',
-        str(tmp_path / 'plain'), '--device', 'cpu'
-    ])
+    paths = visualize_reconstructions(
+        cfg_path, ckpt, str(video_dir / 'clip_3.mp4'), str(tmp_path / 'plain'),
+        device='cpu')
     assert osp.isfile(paths[0])
-    with pytest.raises(SystemExit):
-        tool.main([cfg_path, ckpt, str(video_dir / 'clip_3.mp4')])  # no --out

@@ -1,27 +1,21 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """mmmae -> HuggingFace export (``tools/model_converters/mmmae2hf.py``,
-:func:`mmmae.utils.hf_converters.export_to_hf`): real MMEngine-built models
-from tiny config files, random checkpoints written with ``torch.save``, the
+:func:`mmmae.checkpoint.hf.export_to_hf`): real MMEngine-built models from
+tiny config files, random checkpoints written with ``torch.save``, the
 exported folders loaded back with ``from_pretrained``."""
 import copy
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
 
 import mmmae  # noqa: F401
-from conftest import REPO_ROOT
-from mmmae.utils.hf_converters import (HFExportError, convert_hf_videomae,
-                                       export_to_hf, load_model_for_export)
+from conftest import run_tool
+from mmmae.checkpoint.hf import (HFExportError, convert_hf_videomae,
+                                 export_to_hf, load_model_for_export)
 
 transformers = pytest.importorskip('transformers')
 
-_spec = importlib.util.spec_from_file_location(
-    'mmmae2hf', osp.join(REPO_ROOT, 'tools', 'model_converters',
-                         'mmmae2hf.py'))
-cli = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cli)
+TOOL = 'tools/model_converters/mmmae2hf.py'
 
 IMG, PATCH, TUBELET, FRAMES = 32, 8, 2, 4
 GRID = (FRAMES // TUBELET, IMG // PATCH, IMG // PATCH)
@@ -125,8 +119,9 @@ def tube_mask(batch=2, seed=3):
     return torch.stack(rows)
 
 
-def run_cli(config, ckpt, out, *extra):
-    return cli.main([config, str(ckpt), str(out), *extra])
+def export_cli(config, ckpt, out, *extra):
+    """``mmmae2hf.py CONFIG CKPT OUT ...``; the exit status."""
+    return run_tool(TOOL, config, ckpt, out, *extra)
 
 
 def pretrain_diff(ours, out_dir):
@@ -170,7 +165,7 @@ def test_pretrain_cli_roundtrip(tmp_path, capsys, matched_eps):
     ckpt = tmp_path / 'epoch_1.pth'
     ours = random_checkpoint(config, ckpt)
     out = tmp_path / 'hf'
-    assert run_cli(config, ckpt, out) == 0
+    assert export_cli(config, ckpt, out) == 0
     report = capsys.readouterr().out
     assert 'target: VideoMAEForPreTraining' in report
     assert 'max |mmmae - HF| on a random clip' in report
@@ -271,7 +266,7 @@ def test_recognizer_cli_roundtrip(tmp_path, capsys, matched_eps):
     labels = tmp_path / 'labels.txt'
     labels.write_text('zero\none\ntwo\nthree\nfour\n')
     out = tmp_path / 'hf'
-    assert run_cli(config, ckpt, out, '--labels', str(labels)) == 0
+    assert export_cli(config, ckpt, out, '--labels', str(labels)) == 0
     report = capsys.readouterr().out
     assert 'target: VideoMAEForVideoClassification' in report
     diff, hf = classify_diff(ours, out)
@@ -292,7 +287,7 @@ def test_recognizer_cli_roundtrip(tmp_path, capsys, matched_eps):
 # --------------------------------------------------------------------------
 def _refused(tmp_path, capsys, config, ckpt, *extra):
     out = tmp_path / 'hf_refused'
-    assert run_cli(config, ckpt, out, *extra) == 1
+    assert export_cli(config, ckpt, out, *extra) == 1
     assert not out.exists()
     return capsys.readouterr().err
 
@@ -391,3 +386,22 @@ def test_load_model_for_export_reports_ema(tmp_path):
     assert any('ema_state_dict' in n for n in notes)
     for k, v in ours.state_dict().items():
         assert torch.equal(model.state_dict()[k], v), k
+
+
+def test_cli_without_transformers_says_what_to_install(
+        tmp_path, capsys, monkeypatch):
+    """An ImportError (no transformers) is one line naming the fix."""
+    import mmmae.checkpoint.hf as hf
+
+    def no_transformers(*args, **kwargs):
+        raise ImportError("No module named 'transformers'")
+
+    monkeypatch.setattr(hf, 'load_model_for_export', no_transformers)
+    config = write_config(tmp_path, 'pretrain')
+    out = tmp_path / 'hf'
+    assert export_cli(config, tmp_path / 'c.pth', out) == 1
+    assert capsys.readouterr().err == (
+        "ERROR: No module named 'transformers': the export needs "
+        'HuggingFace transformers (pip install transformers) (nothing '
+        'written)\n')
+    assert not out.exists()

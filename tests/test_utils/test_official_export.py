@@ -1,8 +1,8 @@
 # Copyright (c) mmmae contributors. All rights reserved.
-"""mmmae -> official VideoMAE export (``mmmae.utils.official_export`` and
-``tools/model_converters/mmmae2videomae.py``): lossless round trips on the
-official parity fixtures and on real mmmae models."""
-import importlib.util
+"""mmmae -> official VideoMAE export (``mmmae.checkpoint.official_export``,
+:func:`mmmae.checkpoint.convert_videomae.export_to_official_file` and its
+command line ``tools/model_converters/mmmae2videomae.py``): lossless round
+trips on the official parity fixtures and on real mmmae models."""
 import os.path as osp
 import sys
 
@@ -12,19 +12,22 @@ import torch
 import mmmae  # noqa: F401
 
 try:
-    from conftest import REPO_ROOT, load_fixture
+    from conftest import load_fixture, run_tool
 except ImportError:  # pragma: no cover - run outside the tests rootdir
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    from conftest import REPO_ROOT, load_fixture
+    from conftest import load_fixture, run_tool
 
+from mmmae.checkpoint.convert_videomae import export_to_official_file
+from mmmae.checkpoint.official_export import (convert_mmmae_to_official,
+                                              detect_mmmae_kind,
+                                              export_to_official,
+                                              wrap_official)
+from mmmae.checkpoint.videomae import (ConversionError,
+                                       convert_official_videomae,
+                                       official_to_backbone)
 from mmmae.models import VideoMAEViT
 from mmmae.models.utils import get_sinusoid_table
 from mmmae.registry import MODELS
-from mmmae.utils.checkpoint_converters import (convert_official_videomae,
-                                               official_to_backbone)
-from mmmae.utils.official_export import (convert_mmmae_to_official,
-                                         detect_mmmae_kind,
-                                         export_to_official, wrap_official)
 
 FIXTURES = {
     'videomae_v1_pretrain_tiny.pth': 'model',
@@ -33,14 +36,8 @@ FIXTURES = {
 }
 KIND = {'model': 'pretrain', 'module': 'finetune'}
 ARCH = dict(embed_dims=64, num_layers=2, num_heads=4, mlp_ratio=4.)
-
-
-def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO_ROOT, 'tools', 'model_converters', name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+EXPORT = 'tools/model_converters/mmmae2videomae.py'
+IMPORT = 'tools/model_converters/videomae2mmmae.py'
 
 
 @pytest.fixture(scope='module')
@@ -333,14 +330,8 @@ def test_ema_and_extra_entries_noted():
 # --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
-@pytest.fixture(scope='module')
-def tools():
-    return _load_tool('mmmae2videomae'), _load_tool('videomae2mmmae')
-
-
 @pytest.mark.parametrize('which', ['recognizer', 'algorithm'])
-def test_cli_round_trip_with_import_tool(tmp_path, tools, capsys, which):
-    export, importer = tools
+def test_cli_round_trip_with_import_tool(tmp_path, capsys, which):
     sd = recognizer_state_dict() if which == 'recognizer' else \
         algorithm().state_dict()
     full = dict(sd)
@@ -348,57 +339,81 @@ def test_cli_round_trip_with_import_tool(tmp_path, tools, capsys, which):
     src, dst, back = (str(tmp_path / n)
                       for n in ('mm.pth', 'official.pth', 'back.pth'))
     torch.save({'state_dict': full, 'meta': {}}, src)
-    assert export.main([src, dst]) == 0
+    assert run_tool(EXPORT, src, dst) == 0
     text = capsys.readouterr().out
     assert 'data_preprocessor.mean' in text
     wrapper = 'module' if which == 'recognizer' else 'model'
     assert f'{len(sd)} tensors' in text and f'wrapper {wrapper}' in text
     official = torch.load(dst, weights_only=True)
     assert list(official) == [wrapper]
-    assert importer.main([dst, back]) == 0
+    assert run_tool(IMPORT, dst, back) == 0
     again = torch.load(back, weights_only=True)['state_dict']
     assert_same(sd, again)
 
 
-def test_cli_errors_and_options(tmp_path, tools, capsys):
-    export, _ = tools
+def test_cli_errors_and_options(tmp_path, capsys):
     sd = recognizer_state_dict()
     sd['backbone.blocks.0.attn.rel_pos_bias'] = torch.zeros(4)
     src, dst = str(tmp_path / 'bad.pth'), str(tmp_path / 'out.pth')
     torch.save({'state_dict': sd, 'meta': {}}, src)
-    assert export.main([src, dst]) == 1
+    assert run_tool(EXPORT, src, dst) == 1
     err = capsys.readouterr().err
     assert 'backbone.blocks.0.attn.rel_pos_bias' in err
     assert 'nothing written' in err and not osp.exists(dst)
+    report = export_to_official_file(src)
+    assert report.result is None and report.summary() == []
+    assert 'backbone.blocks.0.attn.rel_pos_bias' in report.errors[0]
+    with pytest.raises(ConversionError, match='nothing written'):
+        export_to_official_file(src, dst)
+    assert not osp.exists(dst)
 
     # a bare backbone: exported (encoder only), but --strict refuses
     src = str(tmp_path / 'bb.pth')
     torch.save(backbone(False).state_dict(), src)
-    assert export.main([src, dst, '--strict']) == 1
+    assert run_tool(EXPORT, src, dst, '--strict') == 1
     assert 'encoder only' in capsys.readouterr().err
-    assert export.main([src, dst, '--wrapper', 'none']) == 0
+    report = export_to_official_file(src, strict=True)
+    assert report.result.layout == 'pretrain-encoder'
+    assert report.errors[0].startswith('--strict: encoder only')
+    assert run_tool(EXPORT, src, dst, '--wrapper', 'none') == 0
     out = torch.load(dst, weights_only=True)
     assert all(k.startswith('encoder.') for k in out)
+    report = export_to_official_file(src, wrapper='module')
+    assert report.ok and list(report.checkpoint()) == ['module']
+    assert any("pass --model_key module" in n for n in report.notes)
 
     # --kind forces the layout
     src = str(tmp_path / 'rec.pth')
     torch.save({'state_dict': recognizer_state_dict()}, src)
-    assert export.main([src, dst, '--kind', 'pretrain']) == 1
+    assert run_tool(EXPORT, src, dst, '--kind', 'pretrain') == 1
     assert 'cls_head.fc_cls.weight' in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------
 # the exporter refuses incomplete or mis-shaped input
 # --------------------------------------------------------------------------
-def _export(tools, tmp_path, sd, *extra, name='mm.pth'):
-    export, _ = tools
+def _export(tmp_path, sd, *extra, name='mm.pth'):
+    """Save ``sd``, run the command line; (exit status, output path)."""
     src, dst = str(tmp_path / name), str(tmp_path / ('official_' + name))
     torch.save({'state_dict': sd, 'meta': {}}, src)
-    return export.main([src, dst, *extra]), dst
+    return run_tool(EXPORT, src, dst, *extra), dst
+
+
+def _refusal(tmp_path, sd, name='api.pth', **kwargs):
+    """Save ``sd`` and export it with the Python API; the report, which
+    must refuse the input."""
+    src, dst = str(tmp_path / name), str(tmp_path / ('official_' + name))
+    torch.save({'state_dict': sd, 'meta': {}}, src)
+    with pytest.raises(ConversionError, match='nothing written'):
+        export_to_official_file(src, dst, **kwargs)
+    assert not osp.exists(dst)
+    report = export_to_official_file(src, **kwargs)
+    assert report.result is None and report.errors
+    return report
 
 
 @pytest.mark.parametrize('which', ['algorithm', 'recognizer', 'bare'])
-def test_cli_refuses_missing_keys(tmp_path, tools, capsys, which):
+def test_cli_refuses_missing_keys(tmp_path, capsys, which):
     sd = dict(algorithm().state_dict() if which == 'algorithm' else
               recognizer_state_dict() if which == 'recognizer' else
               backbone(False).state_dict())
@@ -409,21 +424,24 @@ def test_cli_refuses_missing_keys(tmp_path, tools, capsys, which):
     }[which]
     for k in gone:
         del sd[k]
-    rc, dst = _export(tools, tmp_path, sd)
+    rc, dst = _export(tmp_path, sd)
     err = capsys.readouterr().err
     assert rc == 1 and not osp.exists(dst)
     assert f'ERROR: {len(gone)} missing key(s)' in err
     assert str(gone) in err and 'nothing written' in err
+    report = _refusal(tmp_path, sd)
+    assert len(report.errors) == 1
+    assert report.errors[0].startswith(f'{len(gone)} missing key(s)')
 
 
-def test_cli_refuses_wrong_shapes_naming_each(tmp_path, tools, capsys):
+def test_refuses_wrong_shapes_naming_each(tmp_path):
     sd = dict(algorithm().state_dict())
     sd['backbone.blocks.1.mlp.fc1.weight'] = torch.zeros(100, 64)
     sd['neck.encoder_to_decoder.weight'] = torch.zeros(32, 48)
-    rc, dst = _export(tools, tmp_path, sd)
-    err = capsys.readouterr().err
-    assert rc == 1 and not osp.exists(dst)
-    assert 'ERROR: 2 shape mismatches with the VideoMAE algorithm its ' \
+    report = _refusal(tmp_path, sd)
+    assert len(report.errors) == 1
+    err = report.errors[0]
+    assert '2 shape mismatches with the VideoMAE algorithm its ' \
         'weights imply (embed_dims=64, 2 blocks, patch_size=8' in err
     assert ('backbone.blocks.1.mlp.fc1.weight: checkpoint (100, 64) vs '
             'model (256, 64)') in err
@@ -432,19 +450,17 @@ def test_cli_refuses_wrong_shapes_naming_each(tmp_path, tools, capsys):
     assert err.count(': checkpoint (') == 2
 
 
-def test_cli_refuses_unexpected_keys(tmp_path, tools, capsys):
+def test_refuses_unexpected_keys(tmp_path):
     """Both final norms: no mmmae backbone has them together."""
     sd = recognizer_state_dict()  # mean pooling: fc_norm
     sd['backbone.norm.weight'] = torch.ones(64)
     sd['backbone.norm.bias'] = torch.zeros(64)
-    rc, dst = _export(tools, tmp_path, sd)
-    err = capsys.readouterr().err
-    assert rc == 1 and not osp.exists(dst)
+    err = '\n'.join(_refusal(tmp_path, sd).errors)
     assert "2 unexpected key(s)" in err
     assert "['backbone.norm.weight', 'backbone.norm.bias']" in err
 
 
-def test_cli_checks_against_a_config(tmp_path, tools, capsys):
+def test_cli_checks_against_a_config(tmp_path, capsys):
     cfg = tmp_path / 'cfg.py'
     cfg.write_text(
         "default_scope = 'mmmae'\n"
@@ -457,11 +473,12 @@ def test_cli_checks_against_a_config(tmp_path, tools, capsys):
         'patch_size=8),\n'
         "    head=dict(type='mmmae.VideoMAEPretrainHead', patch_size=8))\n")
     sd = algorithm().state_dict()  # 2 encoder blocks, the config has 3
-    rc, dst = _export(tools, tmp_path, sd)
+    rc, dst = _export(tmp_path, sd)
     assert rc == 0  # consistent with itself
     capsys.readouterr()
-    rc, dst = _export(tools, tmp_path, sd, '--config', str(cfg),
-                      name='c.pth')
+    report = _refusal(tmp_path, sd, config=str(cfg))
+    assert "'backbone.blocks.2.norm1.weight'" in report.errors[0]
+    rc, dst = _export(tmp_path, sd, '--config', str(cfg), name='c.pth')
     err = capsys.readouterr().err
     assert rc == 1 and not osp.exists(dst)
     assert f'missing key(s) (the checkpoint is incomplete for the model ' \
@@ -470,8 +487,7 @@ def test_cli_checks_against_a_config(tmp_path, tools, capsys):
 
 
 @pytest.mark.parametrize('kind', ['empty', 'half'])
-def test_cli_damaged_source_one_line_error(tmp_path, tools, capsys, kind):
-    export, _ = tools
+def test_cli_damaged_source_one_line_error(tmp_path, capsys, kind):
     src, dst = tmp_path / f'{kind}.pth', tmp_path / 'out.pth'
     if kind == 'empty':
         src.write_bytes(b'')
@@ -480,7 +496,7 @@ def test_cli_damaged_source_one_line_error(tmp_path, tools, capsys, kind):
         data = dst.read_bytes()
         dst.unlink()
         src.write_bytes(data[:len(data) // 2])
-    assert export.main([str(src), str(dst)]) == 1
+    assert run_tool(EXPORT, src, dst) == 1
     err = capsys.readouterr().err.strip()
     assert '\n' not in err and not dst.exists()
     assert err.startswith(f'ERROR: cannot load checkpoint {src}: ' + (

@@ -53,13 +53,11 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-PRETRAIN_CFG = ('configs/videomae/'
-                'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
-FT_DIR = 'configs/videomae/finetune/'
-FINETUNE_CFG = FT_DIR + ('vit-tiny-p8_videomae-moving-digits-pre-30e_'
-                         '1xb8-8x4x1-30e_moving-digits-rgb.py')
-SCRATCH_CFG = FT_DIR + ('vit-tiny-p8_scratch_1xb8-8x4x1-120e_'
-                        'moving-digits-rgb.py')
+from mmmae.apis.recipes import VIDEO_DEMO_CONFIGS, compare_inits  # noqa: E402
+from mmmae.utils.run_logs import epoch_losses  # noqa: E402
+
+PRETRAIN_CFG, FINETUNE_CFG, SCRATCH_CFG = (
+    VIDEO_DEMO_CONFIGS[k] for k in ('pretrain', 'finetune', 'scratch'))
 # name: (number of classes, default data root)
 DATASETS = {'demo': (6, 'data/demo'),
             'moving-mnist': (40, 'data/moving_mnist_15-5-10_32f64px')}
@@ -200,20 +198,9 @@ def train_and_test(cfg, test=True):
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = runner.test() if test else {}
-    return runner, metrics, _epoch_losses(runner)
-
-
-def _epoch_losses(runner):
-    """Mean training loss per epoch from the Runner's scalar json log."""
-    path = osp.join(runner.log_dir, 'vis_data', 'scalars.json')
-    per_epoch = {}
-    if osp.isfile(path):
-        with open(path) as f:
-            for line in f:
-                rec = json.loads(line)
-                if 'loss' in rec and 'epoch' in rec:
-                    per_epoch.setdefault(rec['epoch'], []).append(rec['loss'])
-    return [float(np.mean(per_epoch[e])) for e in sorted(per_epoch)]
+    log = osp.join(runner.log_dir, 'vis_data', 'scalars.json')
+    losses = list(epoch_losses(log).values()) if osp.isfile(log) else []
+    return runner, metrics, losses
 
 
 def probe_features(cfg, data_root, splits, seed):
@@ -251,7 +238,7 @@ def run_seed(args, data_root, num_classes, seed, log):
     res, times = dict(labels={}), {}
     from mmmae.datasets.demo import write_labelled_subset
     from mmmae.evaluation.probe import linear_top1
-    from mmmae.visualization.probe_curve import read_probe_curve
+    from mmmae.utils.run_logs import read_probe_curve
 
     tic = time.time()
     cfg, epochs = pretrain_config(data_root, osp.join(wd, 'pretrain'), seed,
@@ -334,11 +321,10 @@ def summarize(runs, labels):
                 per[key] = dict(
                     mean=float(np.mean(vals)), values=vals,
                     std=float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.)
-        ft = [per.get(f'finetune/{i}', {}).get('values')
-              for i in ('pretrained', 'scratch')]
-        if all(ft):
-            per['gap_points'] = 100 * float(np.mean(ft[0]) - np.mean(ft[1]))
-            per['seeds_ahead'] = int(sum(p > q for p, q in zip(*ft)))
+        cmp = compare_inits({i: per.get(f'finetune/{i}', {}).get('values')
+                             for i in ('pretrained', 'scratch')}, scale=100)
+        if cmp:
+            per['gap_points'], per['seeds_ahead'] = cmp['gap'], cmp['ahead']
     return summary
 
 
@@ -369,6 +355,8 @@ def plot(runs, summary, path, title, num_classes):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
+    from mmmae.visualization.probe_curve import draw_probe_curves
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ks = [int(k) for k in summary]
     style = {'finetune/pretrained': ('tab:blue', '-'),
@@ -392,16 +380,14 @@ def plot(runs, summary, path, title, num_classes):
     ax.set_ylabel('top-1 (%)')
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
-    for seed, r in runs.items():
-        c = r.get('pretrain_probe')
-        if c and c['steps']:
-            ax2.plot(c['steps'], [100 * v for v in c['values']], 'o-', ms=3,
-                     label=f'seed {seed}')
+    curves = {f'seed {seed}': r.get('pretrain_probe')
+              for seed, r in runs.items()}
+    draw_probe_curves(ax2, {k: c for k, c in curves.items()
+                            if c and c['steps']},
+                      xlabel='pretraining step (0: random init)',
+                      ylabel='10-NN top-1 on val (%)',
+                      title='probe during pretraining (no labels used)')
     ax2.axhline(100 / num_classes, color='r', ls=':', lw=1)
-    ax2.set_xlabel('pretraining step (0: random init)')
-    ax2.set_ylabel('10-NN top-1 on val (%)')
-    ax2.set_title('probe during pretraining (no labels used)', fontsize=9)
-    ax2.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -319,11 +319,6 @@ def _vm_hwm() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def current_rss() -> int:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-
-
 # ----------------------------------------------------------------- modes
 def time_variants(datasets: Dict[str, object], rounds: int,
                   per_round: int) -> Dict[str, dict]:
@@ -362,12 +357,14 @@ def memory_of(name: str, paths: list, samples: int) -> dict:
 
 def mem_child(arg: str) -> None:
     import cv2
+
+    from mmmae.utils.benchmark import rss_bytes
     cv2.setNumThreads(1)
     spec = json.loads(arg)
     ds = build(variant_specs(*spec['paths'])[spec['name']])
     run_samples(ds, 1, 0)  # first-use allocations (codec tables, ...)
     gc.collect()
-    base = current_rss()
+    base = rss_bytes()
     # Linux: writing 5 to clear_refs resets the peak RSS (VmHWM), so the
     # peak of the imports does not hide the peak of the samples
     with open('/proc/self/clear_refs', 'w') as f:

@@ -27,7 +27,7 @@ Example (defaults: ViT-B, 16x224x224, batch 2, 400 classes)::
     python tools/benchmark/finetune_step.py --device cuda --iters 20
 
 Timing, CPU time and working memory (one extra step, above the weights and
-AdamW moments) as in ``pretrain_step.py``.
+AdamW moments) as in ``pretrain_step.py`` (:mod:`mmmae.utils.benchmark`).
 """
 import argparse
 import os.path as osp
@@ -36,11 +36,13 @@ from typing import Callable, Dict
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from inference_views import (add_common_args, build_classifiers,  # noqa
-                             print_report, progress, run_interleaved, setup,
-                             write_json)
-from pretrain_step import make_step  # noqa: E402
+_REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _REPO not in sys.path:  # run as a script from a source checkout
+    sys.path.insert(0, _REPO)
+
+from mmmae.utils.benchmark import (add_common_args, adamw,  # noqa: E402
+                                   build_classifiers, print_report, progress,
+                                   setup, time_training, write_json)
 
 
 def make_batch(args, device):
@@ -68,12 +70,6 @@ def loss_fns(ours, hf, x, x_hf, labels) -> Dict[str, Callable]:
         return hf(pixel_values=x_hf, labels=labels).loss
 
     return {'mmmae': ours_loss, 'hf': hf_loss}
-
-
-def make_optimizer(model):
-    """AdamW of the VideoMAE fine-tuning recipe (one parameter group)."""
-    return torch.optim.AdamW(model.parameters(), lr=1e-3,
-                             betas=(0.9, 0.999), weight_decay=0.05)
 
 
 def parse_args(argv=None):
@@ -118,21 +114,22 @@ def main(argv=None) -> int:
     results = {}
     for precision in args.precision:
         # fresh AdamW per precision: moments are allocated on the first
-        # warmup step, so every timed step sees the same persistent state
-        opts = {i: make_optimizer(models[i]) for i in args.impl}
-        steps = {
-            i: make_step(fns[i], opts[i], precision, device)
+        # warmup step, so every timed step sees the same persistent state.
+        # The VideoMAE fine-tuning settings, one parameter group.
+        opts = {
+            i: adamw(models[i], lr=1e-3, betas=(0.9, 0.999))
             for i in args.impl
         }
-        res = run_interleaved(steps, opts, device, args.warmup, args.iters)
+        res = time_training(fns, opts, device, precision, args.warmup,
+                            args.iters)
         for impl, r in res.items():
             results[(impl, precision)] = r
             progress(impl, precision, r, bs, 'clip')
-        del opts, steps
+        del opts
 
     rows = print_report(results, device, bs, 'clip', bs, 'clips',
-                        extra=('loss', lambda t: f'{float(t.detach()):.4f}'))
-    write_json(args, device, rows, abs_loss_diff=diff)
+                        extra=('loss', lambda loss: f'{loss:.4f}'))
+    write_json(args, device, rows=rows, abs_loss_diff=diff)
     return 0
 
 

@@ -16,169 +16,30 @@ Example (defaults: ViT-B, 16x224x224, tubelet 2, patch 16 -> 1568 tokens,
     python tools/benchmark/pretrain_step.py --arch tiny --img-size 112
     python tools/benchmark/pretrain_step.py --device cuda --iters 20
 
-Timing: every implementation is warmed up, then their timed steps alternate
-(mmmae, hf, mmmae, hf, ...) so background load hits both alike; mean and min
-wall time per clip are reported, and on CPU also the process CPU time
-(``time.process_time``, all threads), which a busy machine distorts less.
-
-Memory ("working memory"): one extra, untimed step per implementation,
-measured above what persists between steps (weights, AdamW moments). On CUDA
-``max_memory_allocated`` minus ``memory_allocated`` before the step. On CPU
-the peak resident set size (``/proc/self/statm`` sampled every 2 ms by a
-thread) minus the RSS before the step; for that step glibc is told
-(``mallopt``) to serve blocks >= 64 KiB with ``mmap``, so freed tensors leave
-the RSS at once and one implementation's freed pages cannot hide the other's
-peak. Timed steps run with a fixed 32 MiB mmap threshold (glibc's dynamic
-steady state) so they do not pay for page faults.
+Timing (implementations alternate; wall and process CPU time) and working
+memory (one extra, untimed step above weights and AdamW moments: peak RSS on
+CPU, ``max_memory_allocated`` on CUDA) are measured by
+:mod:`mmmae.utils.benchmark`, whose docstring explains how.
 """
 import argparse
-import contextlib
-import ctypes
-import gc
-import os
 import os.path as osp
 import statistics
 import sys
-import threading
 import time
 from typing import Callable, Dict
 
 import torch
 
 _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if _REPO not in sys.path:
+if _REPO not in sys.path:  # run as a script from a source checkout
     sys.path.insert(0, _REPO)
 
-ARCHS = {
-    # name: (dims, depth, heads, ffn, dec dims, dec depth, dec heads)
-    'tiny': (192, 4, 3, 768, 96, 2, 3),
-    's': (384, 12, 6, 1536, 192, 4, 3),
-    'b': (768, 12, 12, 3072, 384, 4, 6),
-    'l': (1024, 24, 16, 4096, 512, 4, 8),
-}
-
-
-# --------------------------------------------------------------------------
-# memory measurement
-# --------------------------------------------------------------------------
-def _libc():
-    try:
-        return ctypes.CDLL('libc.so.6')
-    except OSError:
-        return None
-
-
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-
-
-def set_mmap_threshold(nbytes: int) -> bool:
-    """Blocks >= ``nbytes`` are served by ``mmap`` and unmapped on free.
-
-    A small threshold (64 KiB) makes the RSS follow the live tensors, which
-    the memory pass needs; it also turns every large allocation into fresh
-    page faults, so timed steps run with 32 MiB (glibc's dynamic maximum,
-    i.e. its steady state).
-
-    Returns:
-        bool: Whether glibc accepted the setting.
-    """
-    libc = _libc()
-    if libc is None or not hasattr(libc, 'mallopt'):
-        return False
-    ok = libc.mallopt(M_MMAP_THRESHOLD, int(nbytes)) == 1
-    libc.mallopt(M_TRIM_THRESHOLD, max(128 * 1024, int(nbytes)))
-    return ok
-
-
-def release_memory() -> None:
-    gc.collect()
-    libc = _libc()
-    if libc is not None and hasattr(libc, 'malloc_trim'):
-        libc.malloc_trim(0)
-
-
-def rss_bytes() -> int:
-    """Current resident set size (Linux), else the peak from getrusage."""
-    try:
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-    except (OSError, ValueError):
-        import resource
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-class PeakRSS:
-    """Context manager sampling the RSS peak in a background thread."""
-
-    def __init__(self, interval: float = 2e-3) -> None:
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_bytes())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> 'PeakRSS':
-        self.peak = rss_bytes()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
-
-
-# --------------------------------------------------------------------------
-# models
-# --------------------------------------------------------------------------
-def hf_encoder_kwargs(args) -> dict:
-    """``VideoMAEConfig`` keywords of the encoder both benchmarks share:
-    the ``--arch`` widths, eps 1e-6 (official), no dropout."""
-    d, depth, heads, ffn = ARCHS[args.arch][:4]
-    return dict(
-        image_size=args.img_size,
-        patch_size=args.patch_size,
-        num_channels=3,
-        num_frames=args.frames,
-        tubelet_size=args.tubelet_size,
-        hidden_size=d,
-        num_hidden_layers=depth,
-        num_attention_heads=heads,
-        intermediate_size=ffn,
-        hidden_act='gelu',
-        qkv_bias=True,
-        layer_norm_eps=1e-6,
-        hidden_dropout_prob=0.,
-        attention_probs_dropout_prob=0.)
-
-
-def set_layer_norm_eps_(model: torch.nn.Module, eps: float = 1e-6) -> None:
-    """HF hard-codes eps 1e-5 for some norms (``decoder.norm``,
-    ``fc_norm``); the official models use 1e-6 everywhere."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.LayerNorm):
-            m.eps = eps
-
-
-def ours_backbone_cfg(args, **kwargs) -> dict:
-    """``mmmae.VideoMAEViT`` config matching :func:`hf_encoder_kwargs`."""
-    d, depth, heads, ffn = ARCHS[args.arch][:4]
-    return dict(
-        type='mmmae.VideoMAEViT',
-        arch=dict(
-            embed_dims=d,
-            num_layers=depth,
-            num_heads=heads,
-            feedforward_channels=ffn),
-        img_size=args.img_size,
-        patch_size=args.patch_size,
-        num_frames=args.frames,
-        tubelet_size=args.tubelet_size,
-        **kwargs)
+from mmmae.utils.benchmark import (ARCHS, SDPA_BACKENDS,  # noqa: E402
+                                   add_model_args, add_timing_args, adamw,
+                                   hf_encoder_kwargs, ours_backbone_cfg,
+                                   print_ratio_lines, sdpa_choice,
+                                   set_layer_norm_eps_, setup, sync,
+                                   time_training, write_json)
 
 
 def hf_config(args):
@@ -299,141 +160,6 @@ def step_fns(ours, hf, x, x_hf, mask, dec_mask=None) -> Dict[str, Callable]:
     return fns
 
 
-def sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-SDPA_BACKENDS = ('default', 'cudnn', 'flash', 'efficient', 'math')
-
-
-def sdpa_context(name: str = 'default'):
-    """Context that puts one SDPA kernel first in torch's priority order.
-
-    torch's default order depends on the build and the card: the CPU build
-    lists cuDNN attention last, while torch 2.11 on an H200 already picked
-    it for bf16 (measured 2026-11-27). This makes the choice explicit for
-    comparisons. The other kernels stay in the list, so inputs the first
-    cannot take (fp32 for cuDNN and flash, CPU tensors) still run.
-    ``'default'`` leaves torch's order alone.
-    """
-    if name == 'default':
-        return contextlib.nullcontext()
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-    names = dict(cudnn='CUDNN_ATTENTION', flash='FLASH_ATTENTION',
-                 efficient='EFFICIENT_ATTENTION', math='MATH')
-    first = getattr(SDPBackend, names[name])
-    rest = [getattr(SDPBackend, n) for n in names.values()]
-    return sdpa_kernel([first] + [b for b in rest if b != first],
-                       set_priority=True)
-
-
-def sdpa_choice(device, sdpa: str, heads: int, tokens: int) -> str:
-    """The SDPA kernels torch picks under :func:`sdpa_context` for
-    ``(2, heads, tokens, 64)`` inputs, e.g. ``'bf16 CUDNN_ATTENTION, fp32
-    EFFICIENT_ATTENTION'``."""
-    from torch.nn.attention import SDPBackend
-    picks = []
-    for name, dtype in (('bf16', torch.bfloat16), ('fp32', torch.float32)):
-        q = torch.zeros(2, heads, tokens, 64, device=device, dtype=dtype)
-        with sdpa_context(sdpa):
-            kernel = SDPBackend(torch._fused_sdp_choice(q, q, q)).name
-        picks.append(f'{name} {kernel}')
-    return ', '.join(picks)
-
-
-def make_step(loss_fn, opt, precision, device, sdpa='default'):
-    """One training step: zero grads, forward+loss, backward, AdamW, with
-    the SDPA kernel order of :func:`sdpa_context` around all of it."""
-    use_bf16 = precision == 'bf16'
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        with sdpa_context(sdpa):
-            with torch.autocast(device.type, dtype=torch.bfloat16,
-                                enabled=use_bf16):
-                loss = loss_fn()
-            loss.backward()
-        opt.step()
-        return loss
-
-    return step
-
-
-def measure_memory(step, opt, device) -> int:
-    """Working memory (bytes) of one step above the state kept between
-    steps (weights, AdamW moments)."""
-    opt.zero_grad(set_to_none=True)
-    sync(device)
-    release_memory()
-    if device.type == 'cuda':
-        base = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        step()
-        sync(device)
-        peak = torch.cuda.max_memory_allocated(device) - base
-    else:
-        mmap_ok = set_mmap_threshold(64 * 1024)
-        release_memory()
-        base = rss_bytes()
-        with PeakRSS() as mon:
-            step()
-        peak = mon.peak - base
-        set_mmap_threshold(32 * 2**20)
-        if not mmap_ok:
-            peak = -1
-    opt.zero_grad(set_to_none=True)
-    release_memory()
-    return peak
-
-
-def run_interleaved(fns, models, impls, device, precision, warmup, iters,
-                    fused=(), sdpa='default'):
-    """Warm up every implementation, then alternate their timed steps so
-    that background load and thermal drift hit them alike.
-
-    Returns:
-        dict: impl -> (wall step times, process CPU times, working memory
-        bytes, last loss).
-    """
-    opts = {i: make_optimizer(models[i], i in fused) for i in impls}
-    steps = {
-        i: make_step(fns[i], opts[i], precision, device, sdpa)
-        for i in impls
-    }
-    for i in impls:
-        for _ in range(warmup):
-            steps[i]()
-        sync(device)
-    times = {i: [] for i in impls}
-    cpu_times = {i: [] for i in impls}
-    last = {}
-    for _ in range(iters):
-        for i in impls:
-            sync(device)
-            c0, t0 = time.process_time(), time.perf_counter()
-            last[i] = steps[i]()
-            sync(device)
-            times[i].append(time.perf_counter() - t0)
-            cpu_times[i].append(time.process_time() - c0)
-    out = {}
-    for i in impls:
-        mem = measure_memory(steps[i], opts[i], device)
-        out[i] = (times[i], cpu_times[i], mem, float(last[i].detach()))
-    del opts, steps
-    release_memory()
-    return out
-
-
-def make_optimizer(model, fused=False):
-    """AdamW as in the recipes; ``fused`` uses torch's single-kernel
-    implementation (``fused=True``) instead of the default ``foreach``."""
-    kw = dict(fused=True) if fused else {}
-    return torch.optim.AdamW(
-        model.parameters(), lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05,
-        **kw)
-
-
 def parity_check(fns) -> float:
     """``|loss(mmmae) - loss(hf)|`` in fp32 on the benchmark batch."""
     with torch.no_grad():
@@ -504,27 +230,17 @@ def profile_step(name, fn, model, device, precision, top):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='mmmae vs HF VideoMAE pretraining step time and memory')
-    p.add_argument('--arch', choices=sorted(ARCHS), default='b')
-    p.add_argument('--frames', type=int, default=16)
-    p.add_argument('--img-size', type=int, default=224)
-    p.add_argument('--patch-size', type=int, default=16)
-    p.add_argument('--tubelet-size', type=int, default=2)
+    add_model_args(p)
     p.add_argument('--decoder-depth', type=int, default=None,
                    help='default: 4 (2 for tiny)')
     p.add_argument('--mask-ratio', type=float, default=0.9)
     p.add_argument('--batch-size', type=int, default=2)
-    p.add_argument('--iters', type=int, default=10)
-    p.add_argument('--warmup', type=int, default=2)
-    p.add_argument('--threads', type=int, default=None,
-                   help='torch intra-op threads (CPU); default: torch default')
-    p.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
-    p.add_argument('--precision', nargs='+', default=['fp32', 'bf16'],
-                   choices=['fp32', 'bf16'])
-    p.add_argument('--impl', nargs='+', default=['mmmae', 'hf'],
-                   choices=['mmmae', 'mmmae-sync', 'mmmae-v2', 'hf'],
-                   help='mmmae-v2: same model with V2 dual masking; '
-                   'mmmae-sync: same model counting the masks on the device '
-                   '(no host-side counts: a sync per gather)')
+    add_timing_args(
+        p, impls=('mmmae', 'mmmae-sync', 'mmmae-v2', 'hf'),
+        default_impls=('mmmae', 'hf'),
+        impl_help='mmmae-v2: same model with V2 dual masking; '
+        'mmmae-sync: same model counting the masks on the device '
+        '(no host-side counts: a sync per gather)')
     p.add_argument('--decoder-mask-ratio', type=float, default=0.5,
                    help='V2 running-cell decoder drop ratio (mmmae-v2)')
     p.add_argument('--fused-adamw', action='store_true',
@@ -557,36 +273,9 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def print_ratio_lines(results: dict, precisions) -> None:
-    """Print ``ratio mmmae/hf`` of wall time, CPU time and working memory.
-
-    Args:
-        results (dict): ``(impl, precision) -> (wall times, CPU times,
-            working memory)``.
-        precisions (Iterable[str]): precisions to compare, in order.
-    """
-    for precision in precisions:
-        a, b = results.get(('mmmae', precision)), results.get(
-            ('hf', precision))
-        if a and b:
-            t_mean = statistics.mean(a[0]) / statistics.mean(b[0])
-            t_min = min(a[0]) / min(b[0])
-            c_ratio = statistics.mean(a[1]) / max(statistics.mean(b[1]),
-                                                  1e-9)
-            m_ratio = a[2] / b[2] if b[2] > 0 else float('nan')
-            print(f'ratio mmmae/hf {precision}: wall time {t_mean:.3f} '
-                  f'(mean), {t_min:.3f} (min); CPU time {c_ratio:.3f}; '
-                  f'working memory {m_ratio:.3f}')
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-    device = torch.device(args.device)
-    if device.type == 'cpu':
-        set_mmap_threshold(32 * 2**20)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    import mmmae  # noqa: F401
+    device = setup(args)
     import transformers
 
     ours, hf = build_models(args, device)
@@ -636,9 +325,9 @@ def main(argv=None) -> int:
     for precision in args.precision:
         fused = [i for i in args.impl if i != 'hf'] \
             if args.fused_adamw else []
-        res = run_interleaved(fns, models, args.impl, device, precision,
-                              args.warmup, args.iters, fused,
-                              args.sdpa_backend)
+        res = time_training(
+            fns, {i: adamw(models[i], i in fused) for i in args.impl},
+            device, precision, args.warmup, args.iters, args.sdpa_backend)
         for impl, r in res.items():
             results[(impl, precision)] = r
             per_clip = statistics.mean(r[0]) / args.batch_size
@@ -706,12 +395,7 @@ def main(argv=None) -> int:
                 sp = statistics.mean(b[key]) / statistics.mean(a[key])
                 print(f'speed-up {fast} vs {slow} {precision} ({what}): '
                       f'{sp:.2f}x')
-    if args.json:
-        import json
-        with open(args.json, 'w') as fh:
-            json.dump(dict(args=vars(args), device=str(device),
-                           threads=torch.get_num_threads(),
-                           matmul_tflops=peaks, rows=rows), fh, indent=1)
+    write_json(args, device, matmul_tflops=peaks, rows=rows)
 
     if args.profile:
         for precision in args.precision:

@@ -38,6 +38,7 @@ import mmmae  # noqa: E402,F401  (compat patches, registers the models)
 from mmmae.checkpoint.hf import (HFExportError,  # noqa: E402
                                  export_to_hf, load_model_for_export)
 from mmmae.checkpoint.io import add_trust_pickle_argument  # noqa: E402
+from mmmae.utils.cli import run_cli  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -115,17 +116,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         int: Exit status (0 success, 1 refused or failed).
     """
     args = parse_args(argv)
-    try:
-        return run(args)
-    except HFExportError as exc:
-        # one line, no traceback: the message says what and why
-        print(f'ERROR: {exc} (nothing written)', file=sys.stderr)
-        return 1
-    except ImportError as exc:
-        print(f'ERROR: {exc}: the export needs HuggingFace transformers '
-              '(pip install transformers) (nothing written)',
-              file=sys.stderr)
-        return 1
+    return run_cli(
+        lambda: run_cli(lambda: run(args), HFExportError,
+                        suffix=' (nothing written)'),
+        ImportError,
+        suffix=': the export needs HuggingFace transformers (pip install '
+        'transformers) (nothing written)')
 
 
 if __name__ == '__main__':

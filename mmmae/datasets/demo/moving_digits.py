@@ -29,7 +29,6 @@ drawn from ``np.random.default_rng([seed, split, index])``, so the output is
 deterministic and independent of generation order.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import time
@@ -37,6 +36,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmengine.logging import print_log
+
+from .stamp import clear_stamp, stamp_matches, write_stamp
 
 __all__ = [
     'DEMO_CLASSES', 'make_demo_dataset', 'render_demo_clip',
@@ -191,12 +192,7 @@ def _is_complete(root: str,
                  splits: Sequence[str] = ('train', 'val', 'test')) -> bool:
     """Whether ``root`` holds a finished set made with ``params``: the stamp
     matches and every video the split annotation files list exists."""
-    stamp = osp.join(root, stamp_name)
-    try:
-        with open(stamp) as f:
-            if json.load(f) != params:
-                return False
-    except (OSError, ValueError):
+    if not stamp_matches(osp.join(root, stamp_name), params):
         return False
     for split in splits:
         ann = osp.join(root, f'{split}.txt')
@@ -263,8 +259,7 @@ def make_demo_dataset(root: str,
                          f'{num_frames} and {size}')
 
     stamp = osp.join(root, _STAMP)
-    if osp.exists(stamp):
-        os.remove(stamp)  # an interrupted run must not look complete
+    clear_stamp(stamp)
     pools = _load_digit_pools(seed)
     total = num_train + num_val + num_test
     done = 0
@@ -294,8 +289,7 @@ def make_demo_dataset(root: str,
             f.write('\n'.join(lines) + ('\n' if lines else ''))
     with open(paths['classes_file'], 'w') as f:
         f.write('\n'.join(DEMO_CLASSES) + '\n')
-    with open(stamp, 'w') as f:
-        json.dump(params, f)
+    write_stamp(stamp, params)
     print_log(
         f'demo dataset: wrote {num_train} train, {num_val} val and '
         f'{num_test} test clips to '

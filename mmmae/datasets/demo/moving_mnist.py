@@ -19,7 +19,6 @@ handwriting never seen in training. Every clip is drawn from
 ``np.random.default_rng([seed, split, index])``: the output is deterministic
 and independent of generation order.
 """
-import json
 import os
 import os.path as osp
 import time
@@ -29,6 +28,7 @@ import numpy as np
 from mmengine.logging import print_log
 
 from .moving_digits import _is_complete, _write_mp4
+from .stamp import clear_stamp, write_stamp
 
 __all__ = [
     'MNIST_MOTIONS', 'MOVING_MNIST_CLASSES', 'load_mnist_pools',
@@ -201,8 +201,7 @@ def make_moving_mnist_dataset(root: str,
                          f'per class and split, got {params}')
     os.makedirs(root, exist_ok=True)
     stamp = osp.join(root, _STAMP)
-    if osp.exists(stamp):
-        os.remove(stamp)  # an interrupted run must not look complete
+    clear_stamp(stamp)
     pools = load_mnist_pools(seed)
     tic = time.time()
     num_classes = len(MOVING_MNIST_CLASSES)
@@ -227,8 +226,7 @@ def make_moving_mnist_dataset(root: str,
             f.write('\n'.join(lines) + '\n')
     with open(paths['classes_file'], 'w') as f:
         f.write('\n'.join(MOVING_MNIST_CLASSES) + '\n')
-    with open(stamp, 'w') as f:
-        json.dump(params, f)
+    write_stamp(stamp, params)
     print_log(f'moving MNIST: wrote {params["per_class"]} clips per class '
               f'(train/val/test) to {root} in {time.time() - tic:.1f}s',
               logger='current')

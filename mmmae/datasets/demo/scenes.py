@@ -46,7 +46,6 @@ Command line: ``python -m mmmae.datasets.demo scenes --root data/scenes``
 runpy warning).
 """
 import argparse
-import json
 import os
 import os.path as osp
 import time
@@ -54,6 +53,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
+
+from .stamp import clear_stamp, stamp_matches, write_json, write_stamp
 
 __all__ = [
     'SCENE_CLASSES', 'SCENE_PALETTE', 'SCENE_DEPTH_SCALE', 'SKY_DEPTH',
@@ -361,21 +362,9 @@ def _write_png(path: str, img: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _write_json(path: str, obj) -> None:
-    tmp = path + '.part'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
 def _is_complete(root: str, params: dict) -> bool:
-    stamp = osp.join(root, _STAMP)
-    try:
-        with open(stamp) as f:
-            # a stamp of an older layout (no num_test) never matches
-            if json.load(f) != params:
-                return False
-    except (OSError, ValueError):
+    # a stamp of an older layout (no num_test) never matches
+    if not stamp_matches(osp.join(root, _STAMP), params):
         return False
     for split in _SPLITS:
         for mod in ('rgb', 'depth', 'semseg'):
@@ -453,12 +442,11 @@ def make_scene_dataset(root: str,
 
     os.makedirs(root, exist_ok=True)
     stamp = osp.join(root, _STAMP)
-    if osp.exists(stamp):
-        os.remove(stamp)  # an interrupted run must not look complete
+    clear_stamp(stamp)
     tic = time.time()
     meta = dict(classes=list(SCENE_CLASSES),
                 palette=[list(p) for p in SCENE_PALETTE])
-    _write_json(paths['classes_file'], meta)
+    write_json(paths['classes_file'], meta)
     from mmmae import __version__
     for split_id, split in enumerate(_SPLITS):
         num = counts[split]
@@ -479,15 +467,15 @@ def make_scene_dataset(root: str,
         common = dict(source='mmmae.datasets.demo.scenes (exact, rendered)',
                       version=_VERSION, seed=int(seed), size=list(size),
                       count=int(num), mmmae_version=__version__)
-        _write_json(
+        write_json(
             osp.join(root, split, 'depth', 'manifest.json'),
             dict(task='depth', dtype='uint16', scale=SCENE_DEPTH_SCALE,
                  unit='m', depth_type='z-depth', sky_value=65535,
                  **common))
-        _write_json(
+        write_json(
             osp.join(root, split, 'semseg', 'manifest.json'),
             dict(task='semseg', dtype='uint8', **meta, **common))
-    _write_json(stamp, params)
+    write_stamp(stamp, params)
     print_log(
         f'scene dataset: wrote {num_train} train, {num_val} val and '
         f'{num_test} test images {size[0]}x{size[1]} to {root} in '

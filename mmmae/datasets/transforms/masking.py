@@ -88,8 +88,33 @@ def _shuffled_ones(num_total: int, num_ones: int) -> np.ndarray:
     return vec.astype(bool)
 
 
+class _MaskGenerator(BaseTransform):
+    """What the mask generators share: one :meth:`generate` draw per view,
+    stored under :attr:`key`, and the repr.
+
+    Subclasses set ``input_size`` and ``mask_ratio`` and define
+    :meth:`generate` (``(N,)`` bool).
+    """
+
+    key = 'mask'
+
+    def generate(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def transform(self, results: dict) -> dict:
+        """Add ``results[self.key]``: ``(N,)``, or ``(V, N)`` bool for
+        ``num_clips = V > 1`` (one independent draw per view)."""
+        results[self.key] = _stack_views(
+            [self.generate() for _ in range(_num_views(results))])
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(input_size={self.input_size}, '
+                f'mask_ratio={self.mask_ratio})')
+
+
 @TRANSFORMS.register_module()
-class TubeMaskGenerator(BaseTransform):
+class TubeMaskGenerator(_MaskGenerator):
     """VideoMAE V1 tube masking: one random spatial mask shared by all
     temporal token slices.
 
@@ -134,19 +159,9 @@ class TubeMaskGenerator(BaseTransform):
                                    self.num_masks_per_frame)
         return np.tile(per_frame, self.input_size[0])
 
-    def transform(self, results: dict) -> dict:
-        """Add ``results['mask']``: ``(N,)`` or ``(V, N)`` bool."""
-        results['mask'] = _stack_views(
-            [self.generate() for _ in range(_num_views(results))])
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(input_size={self.input_size}, '
-                f'mask_ratio={self.mask_ratio})')
-
 
 @TRANSFORMS.register_module()
-class RandomMaskGenerator(BaseTransform):
+class RandomMaskGenerator(_MaskGenerator):
     """Per-token random masking with a fixed count.
 
     Exactly ``int(mask_ratio * N)`` of the ``N = T' * H' * W'`` tokens are
@@ -184,19 +199,9 @@ class RandomMaskGenerator(BaseTransform):
         """
         return _shuffled_ones(self.num_tokens, self.num_masked)
 
-    def transform(self, results: dict) -> dict:
-        """Add ``results['mask']``: ``(N,)`` or ``(V, N)`` bool."""
-        results['mask'] = _stack_views(
-            [self.generate() for _ in range(_num_views(results))])
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(input_size={self.input_size}, '
-                f'mask_ratio={self.mask_ratio})')
-
 
 @TRANSFORMS.register_module()
-class RunningCellMaskGenerator(BaseTransform):
+class RunningCellMaskGenerator(_MaskGenerator):
     """VideoMAE V2 decoder masking ("running cell").
 
     Each 2x2 spatial cell holds ``int(4 * mask_ratio)`` dropped positions.
@@ -230,6 +235,7 @@ class RunningCellMaskGenerator(BaseTransform):
     """
 
     cell_size = 4  # a 2x2 cell
+    key = 'decoder_mask'
 
     def __init__(self,
                  input_size: Sequence[int] = (8, 14, 14),
@@ -281,10 +287,4 @@ class RunningCellMaskGenerator(BaseTransform):
                     'it in the pipeline')
             results['decoder_mask'] = ~np.asarray(results['mask'], dtype=bool)
             return results
-        results['decoder_mask'] = _stack_views(
-            [self.generate() for _ in range(_num_views(results))])
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(input_size={self.input_size}, '
-                f'mask_ratio={self.mask_ratio})')
+        return super().transform(results)

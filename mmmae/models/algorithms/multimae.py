@@ -2,36 +2,22 @@
 """MultiMAE multi-modal masked autoencoder algorithm."""
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 
 from mmmae.registry import MODELS
-from mmmae.utils.compile_keys import register_compiled_keys_hook
 from ..data_preprocessors.video_preprocessor import set_sample_field
-from ..utils.config_checks import build_component, check_fields_agree
+from ..utils.config_checks import check_fields_agree
+from .base import BaseMAE, SampleList, mask_row
 
 __all__ = ['MultiMAE']
 
-SampleList = Sequence[BaseDataElement]
 Inputs = Mapping[str, torch.Tensor]
 
 
-def _build(cfg: Union[dict, nn.Module], field: str) -> nn.Module:
-    return build_component(
-        cfg, 'MultiMAE', field, MODELS, example=_EXAMPLES[field])
-
-
-_EXAMPLES = dict(
-    backbone='mmmae.MultiMAEViT',
-    neck='mmmae.MultiMAEDecoder',
-    head='mmmae.MultiMAEHead')
-
-
 @MODELS.register_module()
-class MultiMAE(BaseModel):
+class MultiMAE(BaseMAE):
     """Multi-modal masked autoencoder (MultiMAE).
 
     The encoder (``backbone``, e.g. :class:`~mmmae.models.MultiMAEViT`)
@@ -53,23 +39,19 @@ class MultiMAE(BaseModel):
         init_cfg (dict | list, optional): MMEngine init config.
     """
 
+    part_examples = dict(
+        backbone='mmmae.MultiMAEViT',
+        neck='mmmae.MultiMAEDecoder',
+        head='mmmae.MultiMAEHead')
+    default_preprocessor = 'mmmae.MultiMAEDataPreprocessor'
+
     def __init__(self,
                  backbone: Union[dict, nn.Module],
                  neck: Union[dict, nn.Module],
                  head: Optional[Union[dict, nn.Module]] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='mmmae.MultiMAEDataPreprocessor')
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = _build(backbone, 'backbone')
-        self.neck = _build(neck, 'neck')
-        self.head = _build(head, 'head') if head is not None else None
-        self._check_geometry()
-        # checkpoints saved from torch.compile'd models (`_orig_mod.` keys)
-        # load, and clean ones load into compiled submodules
-        register_compiled_keys_hook(self)
+        super().__init__(backbone, neck, head, data_preprocessor, init_cfg)
 
     def _check_geometry(self) -> None:
         """Fail at build time when the decoders disagree with the encoder.
@@ -191,10 +173,7 @@ class MultiMAE(BaseModel):
             for i, m in enumerate(per_sample):
                 if k not in m:
                     raise KeyError(f'data sample {i} has no mask for {k!r}')
-                v = m[k]
-                if not isinstance(v, torch.Tensor):
-                    v = torch.from_numpy(np.asarray(v))
-                rows.append(v.reshape(-1).bool())
+                rows.append(mask_row(m[k]).bool())
             if host is not None and all(r.device.type == 'cpu'
                                         for r in rows):
                 stacked = torch.stack(rows)
@@ -208,30 +187,9 @@ class MultiMAE(BaseModel):
         totals = set(torch.stack(host).sum(0).tolist())
         return out, totals.pop() if len(totals) == 1 else None
 
-    def forward(self,
-                inputs: Inputs,
-                data_samples: Optional[SampleList] = None,
-                mode: str = 'tensor'):
-        """Dispatch on ``mode``.
-
-        Args:
-            inputs (Mapping): ``modality -> batched tensor``.
-            data_samples (list, optional): Samples carrying ``masks``.
-            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'``
-                (:meth:`extract_feat`).
-
-        Returns:
-            dict | list | Tensor: See ``mode``.
-        """
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.extract_feat(inputs,
-                                     self.get_masks(inputs, data_samples))
-        raise RuntimeError(f'invalid mode {mode!r}; use loss, predict or '
-                           'tensor')
+    def _forward_tensor(self, inputs: Inputs,
+                        data_samples: Optional[SampleList]) -> torch.Tensor:
+        return self.extract_feat(inputs, self.get_masks(inputs, data_samples))
 
     def extract_feat(self,
                      inputs: Inputs,

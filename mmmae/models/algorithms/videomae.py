@@ -1,36 +1,20 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """VideoMAE / VideoMAE V2 masked video pretraining algorithm."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
-import numpy as np
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel
-from mmengine.structures import BaseDataElement
 
 from mmmae.registry import MODELS
-from mmmae.utils.compile_keys import register_compiled_keys_hook
 from ..data_preprocessors.video_preprocessor import set_sample_field
-from ..utils.config_checks import build_component, check_fields_agree
+from ..utils.config_checks import check_fields_agree
+from .base import BaseMAE, SampleList, mask_row
 
 __all__ = ['VideoMAE']
 
-SampleList = Sequence[BaseDataElement]
-
-
-def _build(cfg: Union[dict, nn.Module], field: str) -> nn.Module:
-    return build_component(
-        cfg, 'VideoMAE', field, MODELS, example=_EXAMPLES[field])
-
-
-_EXAMPLES = dict(
-    backbone='mmmae.VideoMAEViT',
-    neck='mmmae.VideoMAEPretrainDecoder',
-    head='mmmae.VideoMAEPretrainHead')
-
 
 @MODELS.register_module()
-class VideoMAE(BaseModel):
+class VideoMAE(BaseMAE):
     """Masked video autoencoder: encoder on visible tubes, pixel decoder.
 
     The token masks come with the data (``data_samples[i].mask``, True =
@@ -49,23 +33,19 @@ class VideoMAE(BaseModel):
         init_cfg (dict | list, optional): MMEngine init config.
     """
 
+    part_examples = dict(
+        backbone='mmmae.VideoMAEViT',
+        neck='mmmae.VideoMAEPretrainDecoder',
+        head='mmmae.VideoMAEPretrainHead')
+    default_preprocessor = 'mmmae.VideoMAEDataPreprocessor'
+
     def __init__(self,
                  backbone: Union[dict, nn.Module],
                  neck: Union[dict, nn.Module],
                  head: Union[dict, nn.Module],
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='mmmae.VideoMAEDataPreprocessor')
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = _build(backbone, 'backbone')
-        self.neck = _build(neck, 'neck')
-        self.head = _build(head, 'head')
-        self._check_geometry()
-        # checkpoints saved from torch.compile'd models (`_orig_mod.` keys)
-        # load, and clean ones load into compiled submodules
-        register_compiled_keys_hook(self)
+        super().__init__(backbone, neck, head, data_preprocessor, init_cfg)
 
     def _check_geometry(self) -> None:
         """Fail at build time when the parts disagree on the token geometry.
@@ -113,9 +93,7 @@ class VideoMAE(BaseModel):
                              'others do')
         rows = []
         for v in values:
-            if not isinstance(v, torch.Tensor):
-                v = torch.from_numpy(np.asarray(v))
-            rows.append(v.to(device).reshape(-1))
+            rows.append(mask_row(v).to(device))
         return torch.stack(rows).bool()
 
     def get_masks(
@@ -184,30 +162,9 @@ class VideoMAE(BaseModel):
         return mask, decoder_mask
 
     # ---------------------------------------------------------------- forward
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[SampleList] = None,
-                mode: str = 'tensor'):
-        """Dispatch on ``mode``.
-
-        Args:
-            inputs (Tensor): ``(B, C, T, H, W)`` normalised clips.
-            data_samples (list, optional): Samples carrying the masks.
-            mode (str): ``'loss'`` -> dict of losses; ``'predict'`` -> data
-                samples with reconstructions; ``'tensor'`` -> encoder tokens
-                (:meth:`extract_feat`).
-
-        Returns:
-            dict | list | Tensor: See ``mode``.
-        """
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.extract_feat(inputs, data_samples)
-        raise RuntimeError(f'invalid mode {mode!r}; use loss, predict or '
-                           'tensor')
+    def _forward_tensor(self, inputs: torch.Tensor,
+                        data_samples: Optional[SampleList]) -> torch.Tensor:
+        return self.extract_feat(inputs, data_samples)
 
     def extract_feat(self,
                      inputs: torch.Tensor,

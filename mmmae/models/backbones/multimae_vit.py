@@ -20,21 +20,12 @@ from mmmae.registry import MODELS
 from ..utils import (VIT_ARCH_ZOO, Attention, CrossAttention,
                      TransformerBlock, build_2d_sincos_posemb, gather_rows,
                      kept_indices, parse_vit_arch, resize_pos_emb_2d)
-from ..utils.config_checks import check_divisible
+from ..utils.config_checks import check_divisible, to_ntuple
 
 __all__ = [
     'PatchedInputAdapter', 'SemSegInputAdapter', 'MultiMAEViT',
     'MultiMAETokenInfo', 'init_weights_multimae', 'load_multimae_backbone'
 ]
-
-
-def _to_2tuple(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    if isinstance(x, int):
-        return (x, x)
-    x = tuple(x)
-    if len(x) != 2:
-        raise ValueError(f'expected 2 values, got {x}')
-    return x
 
 
 class _GridAdapter(nn.Module):
@@ -54,7 +45,7 @@ class _GridAdapter(nn.Module):
                  pos_mode: str) -> None:
         super().__init__()
         self.embed_dims = embed_dims
-        self.patch_size_full = _to_2tuple(patch_size)
+        self.patch_size_full = to_ntuple(patch_size, 2)
         self.stride_level = stride_level
         ph, pw = self.patch_size_full
         if ph % stride_level or pw % stride_level:
@@ -62,7 +53,7 @@ class _GridAdapter(nn.Module):
                              f'divisible by stride_level {stride_level}')
         # Patch size on the (possibly down-scaled) input map.
         self.patch_size = (ph // stride_level, pw // stride_level)
-        self.img_size = _to_2tuple(img_size)
+        self.img_size = to_ntuple(img_size, 2)
         check_divisible(type(self).__name__, 'img_size', self.img_size,
                         'patch_size', self.patch_size_full)
         self.grid_size = (self.img_size[0] // ph, self.img_size[1] // pw)
@@ -358,8 +349,8 @@ class MultiMAEViT(BaseModule):
         if not input_adapters:
             raise ValueError('MultiMAEViT needs at least one input adapter')
 
-        check_divisible('MultiMAEViT', 'img_size', _to_2tuple(img_size),
-                        'patch_size', _to_2tuple(patch_size))
+        check_divisible('MultiMAEViT', 'img_size', to_ntuple(img_size, 2),
+                        'patch_size', to_ntuple(patch_size, 2))
         adapters = OrderedDict()
         for name, cfg in input_adapters.items():
             if isinstance(cfg, dict):

@@ -18,7 +18,7 @@ from ..utils import (VIT_ARCH_ZOO, TransformerBlock, build_norm,
                      init_weights_official_finetune,
                      init_weights_official_pretrain, interpolate_pos_table,
                      parse_vit_arch)
-from ..utils.config_checks import check_divisible
+from ..utils.config_checks import check_divisible, to_ntuple
 
 __all__ = ['VideoMAEViT', 'TubeletEmbed', 'load_backbone_checkpoint']
 
@@ -28,24 +28,6 @@ _MMACTION_NAMES = (
     (re.compile(r'^(blocks\.\d+\.mlp\.)layers\.0\.0\.'), r'\1fc1.'),
     (re.compile(r'^(blocks\.\d+\.mlp\.)layers\.1\.'), r'\1fc2.'),
 )
-
-
-def _to_3tuple(x: Union[int, Sequence[int]]) -> Tuple[int, int, int]:
-    if isinstance(x, int):
-        return (x, x, x)
-    x = tuple(x)
-    if len(x) != 3:
-        raise ValueError(f'expected 3 values, got {x}')
-    return x
-
-
-def _to_2tuple(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    if isinstance(x, int):
-        return (x, x)
-    x = tuple(x)
-    if len(x) != 2:
-        raise ValueError(f'expected 2 values, got {x}')
-    return x
 
 
 class TubeletEmbed(nn.Module):
@@ -69,7 +51,7 @@ class TubeletEmbed(nn.Module):
     def __init__(self, in_channels: int, embed_dims: int, tubelet_size: int,
                  patch_size: Union[int, Sequence[int]]) -> None:
         super().__init__()
-        ph, pw = _to_2tuple(patch_size)
+        ph, pw = to_ntuple(patch_size, 2)
         self.kernel = (tubelet_size, ph, pw)
         self.proj = nn.Conv3d(
             in_channels, embed_dims, kernel_size=self.kernel,
@@ -182,7 +164,7 @@ class VideoMAEViT(BaseModule):
         self.num_heads = arch_cfg['num_heads']
         self.feedforward_channels = arch_cfg['feedforward_channels']
 
-        self.img_size = _to_2tuple(img_size)
+        self.img_size = to_ntuple(img_size, 2)
         self.patch_size = patch_size
         self.in_channels = in_channels
         self.num_frames = num_frames
@@ -193,7 +175,7 @@ class VideoMAEViT(BaseModule):
         # tables for other token grids: {(grid, device, dtype): table}
         self._pos_cache: Dict[tuple, torch.Tensor] = {}
 
-        ph, pw = _to_2tuple(patch_size)
+        ph, pw = to_ntuple(patch_size, 2)
         check_divisible('VideoMAEViT', 'num_frames', num_frames,
                         'tubelet_size', tubelet_size)
         check_divisible('VideoMAEViT', 'img_size', self.img_size,

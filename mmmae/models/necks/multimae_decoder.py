@@ -15,13 +15,9 @@ from mmmae.registry import MODELS
 from ..backbones.multimae_vit import MultiMAETokenInfo, init_weights_multimae
 from ..utils import (CrossAttention, Mlp, TransformerBlock, build_norm,
                      build_2d_sincos_posemb, gather_rows, resize_pos_emb_2d)
-from ..utils.config_checks import check_divisible
+from ..utils.config_checks import check_divisible, to_ntuple
 
 __all__ = ['MultiMAESpatialDecoder', 'MultiMAEDecoder']
-
-
-def _to_2tuple(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    return (x, x) if isinstance(x, int) else tuple(x)
 
 
 @MODELS.register_module()
@@ -91,14 +87,14 @@ class MultiMAESpatialDecoder(nn.Module):
         self.task = task
         self.context_tasks = list(context_tasks)
         self.embed_dims = embed_dims
-        ph, pw = _to_2tuple(patch_size)
+        ph, pw = to_ntuple(patch_size, 2)
         check_divisible(f'MultiMAESpatialDecoder({task!r})', 'patch_size',
                         (ph, pw), 'stride_level', stride_level)
         check_divisible(f'MultiMAESpatialDecoder({task!r})', 'img_size',
-                        _to_2tuple(img_size), 'patch_size', (ph, pw))
+                        to_ntuple(img_size, 2), 'patch_size', (ph, pw))
         self.patch_size = (ph // stride_level, pw // stride_level)
         self.stride_level = stride_level
-        img_h, img_w = _to_2tuple(img_size)
+        img_h, img_w = to_ntuple(img_size, 2)
         grid = (img_h // ph, img_w // pw)
         hidden = int(embed_dims * mlp_ratio)
 

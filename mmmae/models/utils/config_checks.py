@@ -10,7 +10,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import torch.nn as nn
 
 __all__ = [
-    'check_divisible', 'check_fields_agree', 'build_component',
+    'to_ntuple', 'check_divisible', 'check_fields_agree', 'build_component',
     'suggest_registered'
 ]
 
@@ -19,6 +19,20 @@ IntOrSeq = Union[int, Sequence[int]]
 
 def _as_tuple(x: IntOrSeq, n: int) -> Tuple[int, ...]:
     return tuple(x) if isinstance(x, (tuple, list)) else (x, ) * n
+
+
+def to_ntuple(x: IntOrSeq, n: int) -> Tuple[int, ...]:
+    """``8 -> (8, 8)`` (for ``n=2``); a sequence must have ``n`` values.
+
+    Raises:
+        ValueError: A sequence of another length.
+    """
+    if isinstance(x, int):
+        return (x, ) * n
+    x = tuple(x)
+    if len(x) != n:
+        raise ValueError(f'expected {n} values, got {x}')
+    return x
 
 
 def check_divisible(owner: str, field: str, value: IntOrSeq, by_field: str,

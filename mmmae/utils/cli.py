@@ -1,0 +1,44 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""What every command-line tool of mmmae does around its work.
+
+The tools in ``tools/`` are argparse wrappers; their ``main`` is::
+
+    def main(argv=None) -> int:
+        args = parse_args(argv)
+        return run_cli(lambda: convert_something(...), ConversionError)
+
+so that an expected failure (a bad file, a refused conversion) ends the
+command with one line naming the fault instead of a traceback, and every
+other exception still shows its traceback.
+"""
+import sys
+from typing import Callable, Optional, Tuple, Type, Union
+
+ErrorTypes = Union[Type[BaseException], Tuple[Type[BaseException], ...]]
+
+
+def run_cli(work: Callable[[], Optional[int]],
+            errors: ErrorTypes,
+            status: int = 1,
+            prefix: str = 'ERROR: ',
+            suffix: str = '') -> int:
+    """Run ``work`` and turn an expected error into one line on stderr.
+
+    Args:
+        work: The tool's work; an ``int`` it returns is the exit status,
+            anything else (None, the work's result) means 0.
+        errors: The exception type(s) that are the user's input at fault;
+            their message must name the file or value and the fix.
+        status: Exit status when one of ``errors`` is raised.
+        prefix: Printed before the message.
+        suffix: Printed after the message, e.g. ``' (nothing written)'``.
+
+    Returns:
+        int: ``work``'s exit status, or ``status`` after an expected error.
+    """
+    try:
+        result = work()
+    except errors as exc:
+        print(f'{prefix}{exc}{suffix}', file=sys.stderr)
+        return status
+    return result if isinstance(result, int) else 0

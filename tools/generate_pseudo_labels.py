@@ -3,9 +3,12 @@
 
 Reads every image under ``ROOT/SPLIT/rgb/`` (recursively) and writes one
 single-channel PNG per image to ``ROOT/SPLIT/<modality>/<same relative
-path>.png`` plus ``ROOT/SPLIT/<modality>/manifest.json``. Resumable. The
-recipe, the formats and the manifest: :mod:`mmmae.pseudo_label.generate`
-(Python: ``generate_pseudo_labels``) and ``docs/pseudo_labels.md``.
+path>.png`` plus ``ROOT/SPLIT/<modality>/manifest.json``. When ``rgb/``
+holds videos instead, every frame is labelled and each video gets one
+``<modality>/<name>.npz`` (``frames``: ``(T, H, W)``, the layout of
+``docs/multimodal_video.md``). Resumable. The recipe, the formats and the
+manifest: :mod:`mmmae.pseudo_label.generate` (Python:
+``generate_pseudo_labels``) and ``docs/pseudo_labels.md``.
 
 Exit status: 0 when every image has a label, 1 when some images could not be
 read or labelled (listed in the manifest's ``failed``), 2 on a setup error
@@ -20,6 +23,9 @@ Examples::
     python tools/generate_pseudo_labels.py data/scenes --split val \\
         --task depth --config my_depth_estimator.py --checkpoint d.pth \\
         --out-modality pseudo_depth --depth-scale 1000
+    python tools/generate_pseudo_labels.py data/scene_videos --split train \
+        --task semseg --config seg.py --checkpoint seg.pth \
+        --out-modality pseudo_semseg --device cuda --batch-size 32
 """
 import argparse
 import os.path as osp
@@ -40,7 +46,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
     p = argparse.ArgumentParser(
         description='Generate MultiMAE pseudo-labels (depth / semseg) for '
-        'ROOT/SPLIT/rgb/** with an mmseg model.',
+        'the images or videos of ROOT/SPLIT/rgb/** with an mmseg model.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog='Examples::' + __doc__.split('Examples::')[-1])
     p.add_argument('root', help='dataset root (holds SPLIT/rgb/...)')
@@ -51,7 +57,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--checkpoint', default=None,
                    help='weights (default: none, random init; smoke tests)')
     p.add_argument('--batch-size', type=int, default=8,
-                   help='images of the same size per forward pass')
+                   help='images of the same size (or video frames) per '
+                   'forward pass')
     p.add_argument('--device', default='cpu', help='e.g. cpu, cuda, cuda:1')
     p.add_argument('--out-modality', default=None,
                    help='output folder name (default: the task)')
@@ -67,6 +74,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help='upscale so the short side is at least this first')
     p.add_argument('--overwrite', action='store_true',
                    help='relabel every image, discarding old labels')
+    p.add_argument('--video-backend', default='pyav',
+                   choices=('pyav', 'decord'),
+                   help='video reader, as mmmae.VideoInit (default: pyav)')
+    p.add_argument('--no-compress', action='store_true',
+                   help='write uncompressed video .npz files (bigger, '
+                   'memory-mapped when read)')
     p.add_argument('--no-progress', action='store_true')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config settings, key=value')
@@ -90,7 +103,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             device=args.device, depth_scale=args.depth_scale,
             size_divisor=args.size_divisor, max_side=args.max_side,
             min_side=args.min_side, overwrite=args.overwrite,
-            cfg_options=args.cfg_options, progress=not args.no_progress)
+            cfg_options=args.cfg_options, progress=not args.no_progress,
+            video_backend=args.video_backend, compress=not args.no_compress)
         return 1 if summary['failed'] else 0
 
     return run_cli(work, PseudoLabelSetupError, status=2, prefix='error: ')

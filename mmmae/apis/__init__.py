@@ -3,7 +3,8 @@
 
 The command-line tools (``tools/train.py``, ``tools/test.py``,
 ``tools/extract_features.py``, ``tools/visualize_reconstruction.py``,
-``tools/visualize_multimae.py``) are argparse wrappers of these functions:
+``tools/visualize_multimae.py``, ``tools/visualize_multimodal_video.py``)
+are argparse wrappers of these functions:
 
 * :func:`train_model`, :func:`test_model`: train or evaluate from a config
   with the tools' options (:func:`prepare_train_config`,
@@ -18,8 +19,11 @@ The command-line tools (``tools/train.py``, ``tools/test.py``,
   target for one clip;
 * :func:`predict_multimae`, :func:`predict_cross_modal`: MultiMAE
   predictions, e.g. depth and semseg from RGB alone;
-* :func:`visualize_reconstructions`, :func:`visualize_multimae`: the
-  above, drawn to PNG files for a folder or list of inputs;
+* :func:`predict_video_cross_modal`: a multi-modal video MAE's
+  predictions of a clip, e.g. depth and semseg video from rgb tubes;
+* :func:`visualize_reconstructions`, :func:`visualize_multimae`,
+  :func:`visualize_multimodal_video`: the above, drawn to PNG files for a
+  folder, list or dataset split;
 * :func:`quiet_init_weights`: ``init_weights()`` without the
   per-parameter log.
 
@@ -43,6 +47,9 @@ from .multimae import (build_multimae_pipeline, collect_images,
                        init_multimae_model, load_mask_file,
                        mask_generator_cfg, multimae_geometry, parse_visible,
                        predict_cross_modal, predict_multimae)
+from .multimodal_video import (build_video_pipeline, open_video_split,
+                               predict_video_cross_modal, video_mae_geometry,
+                               visualize_multimodal_video)
 from .reconstruction import (build_reconstruction_pipeline,
                              find_train_pipeline, make_deterministic_pipeline,
                              reconstruct_video)
@@ -71,5 +78,7 @@ __all__ = [
     'prepare_train_config', 'has_test_loop', 'merge_test_options',
     'prepare_test_config', 'build_runner', 'train_model', 'test_model',
     'existing_videos', 'visualize_reconstructions', 'multimae_mask_mode',
-    'visualize_multimae'
+    'visualize_multimae', 'video_mae_geometry', 'build_video_pipeline',
+    'open_video_split', 'predict_video_cross_modal',
+    'visualize_multimodal_video'
 ]

@@ -8,3 +8,4 @@ from .multimodal_dataset import *  # noqa: F401,F403
 from .seg_datasets import *  # noqa: F401,F403
 from .nyuv2 import *  # noqa: F401,F403
 from .hypersim import *  # noqa: F401,F403
+from .multimodal_video_dataset import *  # noqa: F401,F403

@@ -170,6 +170,8 @@ def test_every_config_is_tested():
     from test_configs.test_multimae_cls_configs import CONFIGS as MM_CLS
     from test_configs.test_multimae_configs import CONFIGS as MULTIMAE
     from test_configs.test_multimae_dense_configs import CONFIGS as MM_DENSE
+    from test_configs.test_multimodal_video_configs import \
+        CONFIGS as MM_VIDEO
     from test_configs.test_recognition_configs import CONFIGS as RECOGNITION
     every = {
         p
@@ -178,4 +180,4 @@ def test_every_config_is_tested():
         if '_base_' not in p.split(osp.sep)
     }
     assert every == (set(CONFIGS) | set(RECOGNITION) | set(MULTIMAE)
-                     | set(MM_CLS) | set(MM_DENSE))
+                     | set(MM_CLS) | set(MM_DENSE) | set(MM_VIDEO))

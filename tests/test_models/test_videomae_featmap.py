@@ -7,7 +7,8 @@ from mmaction.structures import ActionDataSample
 from mmengine.registry import DefaultScope
 
 import mmmae  # noqa: F401
-from mmmae.models.backbones import videomae_vit
+# the table of another grid is made by the tubelet adapter
+from mmmae.models.backbones import adapters
 from mmmae.registry import MODELS
 
 ARCH = dict(embed_dims=32, num_layers=1, num_heads=2, feedforward_channels=64)
@@ -58,15 +59,15 @@ def test_mmaction2_recognizer_with_i3d_head_trains_and_predicts():
 def test_other_grid_table_is_interpolated_once_and_cached(monkeypatch):
     model = _backbone()
     calls = []
-    real = videomae_vit.interpolate_pos_table
+    real = adapters.interpolate_pos_table
 
     def counting(*args, **kwargs):
         calls.append(args[2])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(videomae_vit, 'interpolate_pos_table', counting)
+    monkeypatch.setattr(adapters, 'interpolate_pos_table', counting)
     logged = []
-    monkeypatch.setattr(videomae_vit, 'print_log',
+    monkeypatch.setattr(adapters, 'print_log',
                         lambda msg, **kw: logged.append(msg))
     x = torch.randn(1, 3, 4, 48, 48)
     with torch.no_grad():

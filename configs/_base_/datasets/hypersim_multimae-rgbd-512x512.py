@@ -54,12 +54,6 @@ val_dataloader = dict(
         type=dataset_type, data_root=data_root, split='val',
         pipeline=test_pipeline))
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, split='test',
-        pipeline=test_pipeline))
+    val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator

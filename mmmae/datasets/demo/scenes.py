@@ -76,6 +76,8 @@ _STAMP = '.mmmae_scenes_stamp.json'
 _EPS = 1e-4
 _OBJECT_TYPES = ('sphere', 'box', 'cylinder')
 _CLASS_ID = {name: i for i, name in enumerate(SCENE_CLASSES)}
+# file suffix of each modality on disk
+_SUFFIXES = dict(rgb='.png', depth='.png', semseg='.png')
 
 
 # --------------------------------------------------------------------------
@@ -223,7 +225,12 @@ _HIT = dict(sphere=_hit_sphere, box=_hit_box, cylinder=_hit_cylinder)
 
 def _camera_rays(camera: dict, size: Tuple[int, int]):
     """Origin and per-pixel directions scaled to unit *forward* component
-    (so the ray parameter ``t`` of a hit is its z-depth)."""
+    (so the ray parameter ``t`` of a hit is its z-depth).
+
+    The optional ``x`` and ``z`` of ``camera`` (default 0) place it on the
+    ground plane; a moving camera (``scene_videos``) needs them, sampled
+    scenes leave them out.
+    """
     h, w = size
     pitch, yaw = np.deg2rad(camera['pitch']), np.deg2rad(camera['yaw'])
     fwd = np.array([np.sin(yaw) * np.cos(pitch), -np.sin(pitch),
@@ -235,7 +242,8 @@ def _camera_rays(camera: dict, size: Tuple[int, int]):
     v = (np.arange(h) + 0.5 - h / 2) / focal
     dirs = (fwd[None, None] + u[None, :, None] * right[None, None] -
             v[:, None, None] * up[None, None])
-    origin = np.array([0.0, camera['height'], 0.0])
+    origin = np.array([camera.get('x', 0.0), camera['height'],
+                       camera.get('z', 0.0)])
     return origin, dirs.reshape(-1, 3)
 
 
@@ -362,30 +370,121 @@ def _write_png(path: str, img: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _is_complete(root: str, params: dict) -> bool:
+def _is_complete(root: str,
+                 params: dict,
+                 stamp: str = _STAMP,
+                 suffixes: Dict[str, str] = _SUFFIXES) -> bool:
+    """Whether the stamp records ``params`` and every file
+    ``{split}/{modality}/{i:06d}{suffix}`` of the counts in ``params``
+    exists (``suffixes`` maps modality -> file suffix; the scene videos
+    pass theirs)."""
     # a stamp of an older layout (no num_test) never matches
-    if not stamp_matches(osp.join(root, _STAMP), params):
+    if not stamp_matches(osp.join(root, stamp), params):
         return False
     for split in _SPLITS:
-        for mod in ('rgb', 'depth', 'semseg'):
+        for mod, suffix in suffixes.items():
             for i in range(params[f'num_{split}']):
-                if not osp.isfile(osp.join(root, split, mod, f'{i:06d}.png')):
+                if not osp.isfile(
+                        osp.join(root, split, mod, f'{i:06d}{suffix}')):
                     return False
     return True
 
 
-def _remove_stale(root: str, split: str, num: int) -> None:
-    """Delete images ``>= num`` left by a larger earlier set (the datasets
+def _remove_stale(root: str, split: str, num: int,
+                  suffixes: Dict[str, str] = _SUFFIXES) -> None:
+    """Delete files ``>= num`` left by a larger earlier set (the datasets
     list every file of a folder, so they would silently join the split)."""
-    for mod in ('rgb', 'depth', 'semseg'):
+    for mod, suffix in suffixes.items():
         folder = osp.join(root, split, mod)
         if not osp.isdir(folder):
             continue
         for name in os.listdir(folder):
             stem, ext = osp.splitext(name)
-            if ext == '.png' and len(stem) == 6 and stem.isdigit() and \
+            if ext == suffix and len(stem) == 6 and stem.isdigit() and \
                     int(stem) >= num:
                 os.remove(osp.join(folder, name))
+
+
+def _counts_and_size(num_train: int, num_val: int, num_test: int,
+                     size) -> Tuple[Dict[str, int], Tuple[int, int]]:
+    """Split counts (checked ``>= 0``) and ``(H, W)`` from an int, ``[S]``
+    or a pair; shared with the scene videos."""
+    size = (size, ) if isinstance(size, int) else tuple(size)
+    if len(size) == 1:
+        size = size * 2
+    counts = dict(train=int(num_train), val=int(num_val),
+                  test=int(num_test))
+    if min(counts.values()) < 0:
+        raise ValueError(f'counts must be >= 0, got {counts}')
+    return counts, (int(size[0]), int(size[1]))
+
+
+def _split_paths(root: str, counts: Dict[str, int]) -> Dict[str, str]:
+    """``root``, the split folders (``test`` only when it has items) and
+    ``classes_file``."""
+    paths = dict(root=root)
+    paths.update({split: osp.join(root, split) for split in _SPLITS
+                  if split != 'test' or counts['test'] > 0})
+    paths['classes_file'] = osp.join(root, 'classes.json')
+    return paths
+
+
+def _write_manifests(split_dir: str, meta: dict, **common) -> None:
+    """The ``depth`` and ``semseg`` manifests of a split: the file format
+    plus ``common`` (source, seed, counts, ...)."""
+    write_json(
+        osp.join(split_dir, 'depth', 'manifest.json'),
+        dict(task='depth', dtype='uint16', scale=SCENE_DEPTH_SCALE,
+             unit='m', depth_type='z-depth', sky_value=65535, **common))
+    write_json(
+        osp.join(split_dir, 'semseg', 'manifest.json'),
+        dict(task='semseg', dtype='uint8', **meta, **common))
+
+
+def _begin(root: str, stamp_name: str, **extra_meta) -> Tuple[str, dict]:
+    """Create ``root``, remove its stamp and write ``classes.json`` (the
+    pixel classes plus ``extra_meta``).
+
+    Returns:
+        tuple[str, dict]: the stamp path and the pixel-class meta
+        (``classes``, ``palette``) for the semseg manifests.
+    """
+    os.makedirs(root, exist_ok=True)
+    stamp = osp.join(root, stamp_name)
+    clear_stamp(stamp)
+    meta = dict(classes=list(SCENE_CLASSES),
+                palette=[list(p) for p in SCENE_PALETTE])
+    write_json(osp.join(root, 'classes.json'), dict(meta, **extra_meta))
+    return stamp, meta
+
+
+def _depth_to_uint16(depth: np.ndarray) -> np.ndarray:
+    """Metres (any shape) to the stored ``round(depth * scale)``; sky
+    (:data:`SKY_DEPTH`) becomes 65535."""
+    depth = np.round(depth * SCENE_DEPTH_SCALE)
+    return np.clip(depth, 0, 65535).astype(np.uint16)
+
+
+def _dataset_parser(description: str, root: str, num_train: int,
+                    num_val: int) -> argparse.ArgumentParser:
+    """Command-line options shared by the scene generators."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('--root', default=root, help='output folder')
+    parser.add_argument('--num-train', type=int, default=num_train)
+    parser.add_argument('--num-val', type=int, default=num_val)
+    parser.add_argument('--num-test', type=int, default=0)
+    parser.add_argument('--size', type=int, nargs='+', default=[64, 64],
+                        help='H [W] (default 64 64)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--force', action='store_true',
+                        help='regenerate even if present')
+    return parser
+
+
+def _print_paths(paths: Dict[str, str]) -> Dict[str, str]:
+    for key, value in paths.items():
+        print(f'{key}: {value}')
+    return paths
 
 
 def make_scene_dataset(root: str,
@@ -420,33 +519,19 @@ def make_scene_dataset(root: str,
         folders; ``test`` only with ``num_test > 0``) and ``classes_file``.
     """
     root = osp.abspath(root)
-    if isinstance(size, int):
-        size = (size, size)
-    size = (int(size[0]), int(size[1]))
-    counts = dict(train=int(num_train), val=int(num_val),
-                  test=int(num_test))
-    if min(counts.values()) < 0:
-        raise ValueError(f'image counts must be >= 0, got {counts}')
+    counts, size = _counts_and_size(num_train, num_val, num_test, size)
     params = dict(version=_VERSION, num_train=counts['train'],
                   num_val=counts['val'], num_test=counts['test'],
                   size=list(size), seed=int(seed))
-    paths = dict(root=root)
-    paths.update({split: osp.join(root, split) for split in _SPLITS
-                  if split != 'test' or counts['test'] > 0})
-    paths['classes_file'] = osp.join(root, 'classes.json')
+    paths = _split_paths(root, counts)
     if not force and _is_complete(root, params):
         print_log(f'scene dataset: reusing {root}', logger='current')
         return paths
     if min(size) < 8:
         raise ValueError(f'size must be >= 8 pixels, got {size}')
 
-    os.makedirs(root, exist_ok=True)
-    stamp = osp.join(root, _STAMP)
-    clear_stamp(stamp)
+    stamp, meta = _begin(root, _STAMP)
     tic = time.time()
-    meta = dict(classes=list(SCENE_CLASSES),
-                palette=[list(p) for p in SCENE_PALETTE])
-    write_json(paths['classes_file'], meta)
     from mmmae import __version__
     for split_id, split in enumerate(_SPLITS):
         num = counts[split]
@@ -459,22 +544,15 @@ def make_scene_dataset(root: str,
             rng = np.random.default_rng([seed, split_id, i])
             out = render_scene(sample_scene(rng), size, noise_rng=rng)
             name = f'{i:06d}.png'
-            depth = np.round(out['depth'] * SCENE_DEPTH_SCALE)
             _write_png(osp.join(root, split, 'rgb', name), out['rgb'])
             _write_png(osp.join(root, split, 'depth', name),
-                       np.clip(depth, 0, 65535).astype(np.uint16))
+                       _depth_to_uint16(out['depth']))
             _write_png(osp.join(root, split, 'semseg', name), out['semseg'])
-        common = dict(source='mmmae.datasets.demo.scenes (exact, rendered)',
-                      version=_VERSION, seed=int(seed), size=list(size),
-                      count=int(num), mmmae_version=__version__)
-        write_json(
-            osp.join(root, split, 'depth', 'manifest.json'),
-            dict(task='depth', dtype='uint16', scale=SCENE_DEPTH_SCALE,
-                 unit='m', depth_type='z-depth', sky_value=65535,
-                 **common))
-        write_json(
-            osp.join(root, split, 'semseg', 'manifest.json'),
-            dict(task='semseg', dtype='uint8', **meta, **common))
+        _write_manifests(
+            osp.join(root, split), meta,
+            source='mmmae.datasets.demo.scenes (exact, rendered)',
+            version=_VERSION, seed=int(seed), size=list(size),
+            count=int(num), mmmae_version=__version__)
     write_stamp(stamp, params)
     print_log(
         f'scene dataset: wrote {num_train} train, {num_val} val and '
@@ -486,27 +564,15 @@ def make_scene_dataset(root: str,
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, str]:
     """``python -m mmmae.datasets.demo.scenes --root DIR``."""
-    parser = argparse.ArgumentParser(
-        description='Generate the ray-cast demo scenes (rgb, exact depth '
-        'and semseg).')
-    parser.add_argument('--root', default='data/scenes', help='output folder')
-    parser.add_argument('--num-train', type=int, default=200)
-    parser.add_argument('--num-val', type=int, default=50)
-    parser.add_argument('--num-test', type=int, default=0)
-    parser.add_argument('--size', type=int, nargs='+', default=[64, 64],
-                        help='H [W] (default 64 64)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--force', action='store_true',
-                        help='regenerate even if present')
+    parser = _dataset_parser(
+        'Generate the ray-cast demo scenes (rgb, exact depth and semseg).',
+        root='data/scenes', num_train=200, num_val=50)
     args = parser.parse_args(argv)
-    size = args.size * 2 if len(args.size) == 1 else args.size[:2]
-    paths = make_scene_dataset(args.root, num_train=args.num_train,
-                               num_val=args.num_val, size=size,
-                               seed=args.seed, force=args.force,
-                               num_test=args.num_test)
-    for key, value in paths.items():
-        print(f'{key}: {value}')
-    return paths
+    return _print_paths(
+        make_scene_dataset(args.root, num_train=args.num_train,
+                           num_val=args.num_val, size=args.size,
+                           seed=args.seed, force=args.force,
+                           num_test=args.num_test))
 
 
 if __name__ == '__main__':

@@ -7,3 +7,5 @@ from .fused_crop import *  # noqa: F401,F403
 from .multimodal import *  # noqa: F401,F403
 from .multimodal_masking import *  # noqa: F401,F403
 from .seg_modalities import *  # noqa: F401,F403
+from .multimodal_video_masking import *  # noqa: F401,F403
+from .multimodal_video import *  # noqa: F401,F403

@@ -10,3 +10,7 @@ from .seg_preprocessor import (MultiModalSegDataPreProcessor,  # noqa: E402
                                masked_truncated_standardize)
 
 __all__ += ['MultiModalSegDataPreProcessor', 'masked_truncated_standardize']
+from .action_preprocessor import \
+    MultiModalActionDataPreprocessor  # noqa: E402
+
+__all__ += ['MultiModalActionDataPreprocessor']

@@ -49,12 +49,12 @@ class MultiMAEDataPreprocessor(BaseDataPreprocessor):
     samples give a dict of lists, which is accepted too, as is a dict of
     batched tensors). Per modality:
 
-    * ``rgb_keys``: uint8/float ``(3, H, W)`` in 0-255 -> float
-      ``(x - mean) / std``;
-    * ``depth_keys``: float ``(1, H, W)`` -> truncated per-image
-      standardisation (:func:`truncated_standardize`) when
-      ``standardize_depth``;
-    * ``seg_keys``: ``(h, w)`` ids -> int64;
+    * ``rgb_keys``: uint8/float ``(3, H, W)`` (or clips ``(3, T, H, W)``)
+      in 0-255 -> float ``(x - mean) / std``;
+    * ``depth_keys``: float ``(1, H, W)`` (or ``(1, T, H, W)``) ->
+      truncated per-sample standardisation (:func:`truncated_standardize`)
+      when ``standardize_depth``;
+    * ``seg_keys``: ``(h, w)`` (or ``(T, h, w)``) ids -> int64;
     * anything else: stacked and cast to float32.
 
     Data samples are passed through (moved to the device; their ``masks``
@@ -128,7 +128,8 @@ class MultiMAEDataPreprocessor(BaseDataPreprocessor):
     def normalize(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """Normalise one batched modality (see the class docstring)."""
         if name in self.rgb_keys:
-            return (x.float() - self.mean) / self.std
+            mean, std = self._stats(x)
+            return (x.float() - mean) / std
         if name in self.depth_keys:
             x = x.float()
             if x.dim() == 3:
@@ -137,14 +138,21 @@ class MultiMAEDataPreprocessor(BaseDataPreprocessor):
                 x = truncated_standardize(x, self.depth_trunc)
             return x
         if name in self.seg_keys:
-            if x.dim() == 4:
+            if x.dim() == 4 and x.shape[1] == 1:
                 x = x.squeeze(1)
             return x.long()
         return x.float()
 
+    def _stats(self, x: torch.Tensor):
+        """Mean and std shaped for ``(B, 3, H, W)`` or ``(B, 3, T, H, W)``."""
+        shape = (1, -1) + (1, ) * (x.dim() - 2)
+        return self.mean.view(shape), self.std.view(shape)
+
     def denormalize_rgb(self, x: torch.Tensor) -> torch.Tensor:
-        """Inverse of the rgb normalisation, 0-255 float ``(B, 3, H, W)``."""
-        return x * self.std + self.mean
+        """Inverse of the rgb normalisation: 0-255 float ``(B, 3, H, W)``
+        (or ``(B, 3, T, H, W)`` clips)."""
+        mean, std = self._stats(x)
+        return x * std + mean
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """Batch and normalise.

@@ -3,6 +3,8 @@ from .videomae_decoder import VideoMAEPretrainDecoder
 
 __all__ = ['VideoMAEPretrainDecoder']
 from .multimae_decoder import (MultiMAEDecoder,  # noqa: E402
-                               MultiMAESpatialDecoder)
+                               MultiMAESpatialDecoder, MultiModalVideoDecoder)
 
-__all__ += ['MultiMAEDecoder', 'MultiMAESpatialDecoder']
+__all__ += [
+    'MultiMAEDecoder', 'MultiMAESpatialDecoder', 'MultiModalVideoDecoder'
+]

@@ -2,7 +2,8 @@
 """MultiMAE pre-training decoders (official ``SpatialOutputAdapter`` layout).
 
 One small cross-attention decoder per output task; parameter names equal the
-official ones (``output_adapters.{task}.*``).
+official ones (``output_adapters.{task}.*``). :class:`MultiModalVideoDecoder`
+is the same decoder over the ``(t, h, w)`` grid of clips.
 """
 from collections import OrderedDict
 from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
@@ -14,10 +15,13 @@ from mmengine.model import BaseModule
 from mmmae.registry import MODELS
 from ..backbones.multimae_vit import MultiMAETokenInfo, init_weights_multimae
 from ..utils import (CrossAttention, Mlp, TransformerBlock, build_norm,
-                     build_2d_sincos_posemb, gather_rows, resize_pos_emb_2d)
+                     build_2d_sincos_posemb, gather_rows, get_sinusoid_table,
+                     interpolate_pos_table, resize_pos_emb_2d)
 from ..utils.config_checks import check_divisible, to_ntuple
 
-__all__ = ['MultiMAESpatialDecoder', 'MultiMAEDecoder']
+__all__ = [
+    'MultiMAESpatialDecoder', 'MultiModalVideoDecoder', 'MultiMAEDecoder'
+]
 
 
 @MODELS.register_module()
@@ -98,8 +102,7 @@ class MultiMAESpatialDecoder(nn.Module):
         grid = (img_h // ph, img_w // pw)
         hidden = int(embed_dims * mlp_ratio)
 
-        self.pos_emb = nn.Parameter(
-            build_2d_sincos_posemb(*grid, embed_dims), requires_grad=False)
+        self._init_positions(grid, embed_dims)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.task_embeddings = nn.ParameterDict({
             t: nn.Parameter(torch.zeros(1, 1, embed_dims))
@@ -133,8 +136,34 @@ class MultiMAESpatialDecoder(nn.Module):
             # TransformerBlock builds its norms with the 1e-6 default; eps is
             # a plain attribute that LayerNorm.forward reads.
             blk.norm1.eps = blk.norm2.eps = norm_eps
-        self.out_proj = nn.Linear(
-            embed_dims, num_channels * self.patch_size[0] * self.patch_size[1])
+        self.out_proj = nn.Linear(embed_dims,
+                                  num_channels * self.pixels_per_token)
+
+    def _init_positions(self, grid: Tuple[int, int], embed_dims: int) -> None:
+        """The fixed 2-D sin-cos ``pos_emb`` of the configured grid (a
+        frozen Parameter, in checkpoints as official)."""
+        self.pos_emb = nn.Parameter(
+            build_2d_sincos_posemb(*grid, embed_dims), requires_grad=False)
+
+    @property
+    def pixels_per_token(self) -> int:
+        """Output values per token and channel (``ph * pw``)."""
+        return self.patch_size[0] * self.patch_size[1]
+
+    def get_pos(self, grid: Sequence[int]) -> torch.Tensor:
+        """``(1, N, C_dec)`` positions of a token grid ``(h, w)``."""
+        return resize_pos_emb_2d(self.pos_emb, grid, 'bilinear')
+
+    def unpatchify(self, x: torch.Tensor,
+                   grid: Sequence[int]) -> torch.Tensor:
+        """``(B, h*w, C*ph*pw)`` -> ``(B, C, h*ph, w*pw)``, channels
+        slowest (``b (nh nw) (c ph pw) -> b c (nh ph) (nw pw)``)."""
+        B = x.shape[0]
+        nh, nw = grid
+        ph, pw = self.patch_size
+        x = x.reshape(B, nh, nw, self.num_channels, ph, pw)
+        x = x.permute(0, 3, 1, 4, 2, 5)
+        return x.reshape(B, self.num_channels, nh * ph, nw * pw)
 
     def init_weights(self) -> None:
         """Official init: xavier Linears, LN (1, 0), trunc-normal(.02)
@@ -164,8 +193,7 @@ class MultiMAESpatialDecoder(nn.Module):
         B, _, C = x.shape
         G = info.num_global_tokens
         vis, glob = (x[:, :-G], x[:, -G:]) if G > 0 else (x, x[:, :0])
-        pos = resize_pos_emb_2d(self.pos_emb, info.grid,
-                                'bilinear').to(x.dtype)  # (1, hw, C)
+        pos = self.get_pos(info.grid).to(x.dtype)  # (1, N_d, C)
 
         # Full sequence: mask tokens everywhere, visible outputs scattered
         # in (visible_ids ascend, so this is the official un-shuffle).
@@ -219,14 +247,69 @@ class MultiMAESpatialDecoder(nn.Module):
         x = self.decoder(self.query_norm(queries), self.context_norm(context))
         x = x + self.mlp(self.out_norm(x))
         x = self.decoder_transformer(x)
-        x = self.out_proj(x)
+        return self.unpatchify(self.out_proj(x), info.grid)
+
+
+@MODELS.register_module()
+class MultiModalVideoDecoder(MultiMAESpatialDecoder):
+    """:class:`MultiMAESpatialDecoder` for clips: the same cross-attention
+    decoder over a ``(t, h, w)`` token grid.
+
+    Positions are VideoMAE's fixed 1-D sin-cos table over the flattened
+    ``(t, h, w)`` index (a non-persistent buffer, resampled trilinearly for
+    other grids), and every token predicts a ``t x ph x pw`` tubelet:
+    ``(B, C, T, H, W)`` at ``1/stride_level`` spatial resolution.
+
+    Args:
+        tubelet_size (int): Frames per token. Defaults to 2.
+        num_frames (int): Configured clip length. Defaults to 16.
+        **kwargs: The arguments of :class:`MultiMAESpatialDecoder`.
+    """
+
+    def __init__(self, *args, tubelet_size: int = 2, num_frames: int = 16,
+                 **kwargs) -> None:
+        check_divisible('MultiModalVideoDecoder', 'num_frames', num_frames,
+                        'tubelet_size', tubelet_size)
+        self.tubelet_size = tubelet_size
+        self.num_frames = num_frames
+        super().__init__(*args, **kwargs)
+
+    def _init_positions(self, grid: Tuple[int, int], embed_dims: int) -> None:
+        self.grid_size = (self.num_frames // self.tubelet_size, *grid)
+        num = self.grid_size[0] * self.grid_size[1] * self.grid_size[2]
+        self.register_buffer(
+            'pos_embed', get_sinusoid_table(num, embed_dims)[None],
+            persistent=False)
+        self._pos_cache: Dict[tuple, torch.Tensor] = {}
+
+    @property
+    def pixels_per_token(self) -> int:
+        return self.tubelet_size * self.patch_size[0] * self.patch_size[1]
+
+    def get_pos(self, grid: Sequence[int]) -> torch.Tensor:
+        """``(1, N, C_dec)`` positions of a token grid ``(t, h, w)``."""
+        grid = tuple(int(g) for g in grid)
+        if len(grid) != 3:
+            raise ValueError(f'MultiModalVideoDecoder({self.task!r}) needs '
+                             f'a (t, h, w) token grid, got {grid}')
+        if grid == self.grid_size:
+            return self.pos_embed
+        key = (grid, self.pos_embed.device, self.pos_embed.dtype)
+        if key not in self._pos_cache:
+            self._pos_cache[key] = interpolate_pos_table(
+                self.pos_embed, self.grid_size, grid)
+        return self._pos_cache[key]
+
+    def unpatchify(self, x: torch.Tensor,
+                   grid: Sequence[int]) -> torch.Tensor:
+        """``(B, t*h*w, C*pt*ph*pw)`` -> ``(B, C, t*pt, h*ph, w*pw)``,
+        channels slowest."""
         B = x.shape[0]
-        nh, nw = info.grid
-        ph, pw = self.patch_size
-        # b (nh nw) (c ph pw) -> b c (nh ph) (nw pw): channels slowest.
-        x = x.reshape(B, nh, nw, self.num_channels, ph, pw)
-        x = x.permute(0, 3, 1, 4, 2, 5)
-        return x.reshape(B, self.num_channels, nh * ph, nw * pw)
+        nt, nh, nw = grid
+        pt, (ph, pw) = self.tubelet_size, self.patch_size
+        x = x.reshape(B, nt, nh, nw, self.num_channels, pt, ph, pw)
+        x = x.permute(0, 4, 1, 5, 2, 6, 3, 7)
+        return x.reshape(B, self.num_channels, nt * pt, nh * ph, nw * pw)
 
 
 @MODELS.register_module()

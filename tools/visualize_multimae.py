@@ -84,7 +84,7 @@ TAG = '[visualize_multimae]'
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
+    from mmmae.utils.cli import add_device_and_cfg_options
     p = argparse.ArgumentParser(
         description='Visualize MultiMAE (cross-modal) predictions.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -113,10 +113,7 @@ def parse_args(argv=None):
         help='.npz with one (h, w) 0/1 array per modality, 1 = masked')
     p.add_argument('--max-images', type=int, default=None,
                    help='at most this many images')
-    p.add_argument('--device', default=None,
-                   help='e.g. cpu or cuda:0 (default: cuda:0 if available)')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config settings, key=value')
+    add_device_and_cfg_options(p)
     return p.parse_args(argv)
 
 

@@ -38,7 +38,7 @@ TAG = '[visualize_multimodal_video]'
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
+    from mmmae.utils.cli import add_device_and_cfg_options
     p = argparse.ArgumentParser(
         description='Visualize multi-modal video MAE (cross-modal) '
         'predictions.',
@@ -60,10 +60,7 @@ def parse_args(argv=None):
                    help='frames (columns) shown per clip')
     p.add_argument('--seed', type=int, default=0,
                    help='seed of MOD:FRAC masks (clip k uses seed + k)')
-    p.add_argument('--device', default=None,
-                   help='e.g. cpu or cuda:0 (default: cuda:0 if available)')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config settings, key=value')
+    add_device_and_cfg_options(p)
     return p.parse_args(argv)
 
 

@@ -42,3 +42,14 @@ def run_cli(work: Callable[[], Optional[int]],
         print(f'{prefix}{exc}{suffix}', file=sys.stderr)
         return status
     return result if isinstance(result, int) else 0
+
+
+def add_device_and_cfg_options(parser) -> None:
+    """Add the ``--device`` and ``--cfg-options`` options every tool that
+    builds a model from a config takes."""
+    from mmengine.config import DictAction
+    parser.add_argument(
+        '--device', default=None,
+        help='e.g. cpu or cuda:0 (default: cuda:0 if available)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')

@@ -28,6 +28,8 @@
 # modality; MultiMAE's budget of 1/6 of all tokens visible (784 of 4704,
 # Dirichlet(1) shares, a tube mask per modality). That is 5x the visible
 # tokens of VideoMAE's 90% masking (157), so an encoder step costs more.
+# VideoMAE V2's decoder masking (running cells, 50% per modality) halves
+# the decoders' queries; the losses count only the decoded masked tokens.
 # Schedule: MultiMAE's (AdamW (0.9, 0.95), wd 0.05, no decay on tokens and
 # embeddings, 40 warmup epochs, cosine to 0) at VideoMAE's K400 length and
 # base lr (1.5e-4 per 256 clips; auto_scale_lr: 64 GPUs x 32 clips ->
@@ -85,7 +87,8 @@ train_pipeline = [
     if t['type'] == 'mmmae.MultiModalVideoMultiScaleCrop' else
     dict(t, keys=(names['semseg'], ))
     if t['type'] == 'mmmae.MultiModalVideoSemSegDownsample' else
-    dict(t, modalities=modalities, grid=token_grid, num_visible=num_visible)
+    dict(t, modalities=modalities, grid=token_grid, num_visible=num_visible,
+         decoder_mask_ratio=0.5)
     if t['type'] == 'mmmae.MultiModalTubeMaskGenerator' else t
     for t in _base_.train_pipeline
 ]

@@ -1,10 +1,10 @@
 # Copyright (c) mmmae contributors. All rights reserved.
 """The multi-modal video recipes end to end with MMEngine's Runner, in
 process (``mmmae.apis.train_model`` / ``test_model``, what tools/train.py
-and tools/test.py do): the tiny pretraining on rendered scene videos writes
-a checkpoint, and the RGB-D fine-tuning (MMAction2 ``Recognizer3D``) starts
-from its encoder, trains an epoch, validates and tests with MMAction2's
-``AccMetric``. Only sizes, data paths and lengths are overridden
+and tools/test.py do): the tiny pretraining on rendered scene videos (with
+VideoMAE V2 decoder masking) writes a checkpoint, and the RGB-D fine-tuning
+(MMAction2 ``Recognizer3D``) starts from its encoder, trains an epoch,
+validates and tests with MMAction2's ``AccMetric``. Only sizes, data paths and lengths are overridden
 (``cfg_options``), as a user would on the command line."""
 import os.path as osp
 
@@ -68,12 +68,17 @@ def test_pretrain_then_rgbd_finetune_and_test(scene_videos, tmp_path):
             'param_scheduler.0.end': 1,
             'param_scheduler.1.begin': 1,
             'default_hooks.logger.interval': 1,
+            # VideoMAE V2 decoder masking (the K400 recipe's setting)
+            'train_dataloader.dataset.pipeline.6.decoder_mask_ratio': 0.5,
         })
     hub = runner.message_hub
     for task in ('rgb', 'depth', 'semseg'):
         assert torch.isfinite(
             torch.tensor(hub.get_scalar(f'train/loss_{task}').current()))
     assert runner.iter == 6
+    sample = runner.train_dataloader.dataset[0]['data_samples']
+    assert {k: int((~v).sum()) for k, v in sample.decoder_masks.items()} \
+        == dict(rgb=128, depth=128, semseg=128)  # half of (4, 8, 8)
     ckpt = osp.join(work, 'epoch_2.pth')
     state = torch.load(ckpt, map_location='cpu',
                        weights_only=False)['state_dict']

@@ -521,6 +521,7 @@ class PackMultiModalVideoInputs(PackMultiModalInputs):
              gt_label=tensor([label]),               # -1 = unlabelled
              valid_masks={'depth': bool (1, T, H, W)},
              masks={'rgb': bool (N_rgb,), ...},      # when generated
+             decoder_masks={'rgb': bool (N_rgb,), ...},  # V2, if made
              metainfo={k: results[k] for k in meta_keys if k in results})}
 
     With ``num_clips = V > 1`` (multi-clip testing) every input gets a
@@ -593,11 +594,12 @@ class PackMultiModalVideoInputs(PackMultiModalInputs):
         sample.set_gt_label(results.get('label', -1))
         if valid:
             sample.valid_masks = valid
-        if 'masks' in results:
-            sample.masks = {
-                name: torch.as_tensor(np.asarray(mask, dtype=bool))
-                for name, mask in results['masks'].items()
-            }
+        for key in ('masks', 'decoder_masks'):
+            if key in results:
+                sample.set_field({
+                    name: torch.as_tensor(np.asarray(mask, dtype=bool))
+                    for name, mask in results[key].items()
+                }, key)
         return dict(inputs=inputs, data_samples=sample)
 
 

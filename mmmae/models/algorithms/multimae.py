@@ -28,7 +28,12 @@ class MultiMAE(BaseMAE):
 
     Token masks come with the data: ``data_samples[i].masks`` is a dict
     ``modality -> (N_d,)`` bool, True = hidden from the encoder. Every sample
-    must keep the same total number of visible tokens.
+    must keep the same total number of visible tokens. Optional VideoMAE V2
+    decoder masks, ``data_samples[i].decoder_masks`` (same layout, True =
+    not reconstructed, e.g. from
+    :class:`~mmmae.datasets.transforms.MultiModalTubeMaskGenerator` with
+    ``decoder_mask_ratio``), make :meth:`loss` decode and score only the
+    kept tokens; :meth:`predict` always decodes everything.
 
     Args:
         backbone (dict | nn.Module): Encoder.
@@ -156,36 +161,88 @@ class MultiMAE(BaseMAE):
             (None unless every mask row was on the host and the samples
             agree; the backbone then counts, and reports unequal samples).
         """
+        out, counts = MultiMAE._stack_field(inputs, data_samples, 'masks')
+        if not counts:
+            return out, None
+        totals = set(torch.stack(list(counts.values())).sum(0).tolist())
+        return out, totals.pop() if len(totals) == 1 else None
+
+    @staticmethod
+    def stack_decoder_masks(
+        inputs: Inputs, data_samples: Optional[SampleList]
+    ) -> Tuple[Optional[Dict[str, torch.Tensor]], Dict[str, int]]:
+        """Stack the VideoMAE V2 decoder masks ``data_samples[i].
+        decoder_masks[d]`` (True = not reconstructed) into ``(B, N_d)``.
+
+        Each modality's running-cell mask keeps the same number of tokens
+        in every sample, counted here on the host (no device sync in the
+        decoder's gather).
+
+        Args:
+            inputs (Mapping): Batched inputs (for the device and batch size).
+            data_samples (list, optional): Samples, with ``decoder_masks``
+                or without.
+
+        Returns:
+            tuple: ``modality -> (B, N_d)`` bool (None when no sample has
+            decoder masks) and ``modality -> decoded tokens per sample`` for
+            the modalities whose count was known on the host and equal.
+        """
+        out, counts = MultiMAE._stack_field(inputs, data_samples,
+                                            'decoder_masks')
+        common = {}
+        for name, per_sample in (counts or {}).items():
+            values = set(per_sample.tolist())
+            if len(values) == 1:
+                common[name] = values.pop()
+        return out, common
+
+    @staticmethod
+    def _stack_field(
+        inputs: Inputs, data_samples: Optional[SampleList], field: str
+    ) -> Tuple[Optional[Dict[str, torch.Tensor]],
+               Optional[Dict[str, torch.Tensor]]]:
+        """Stack a per-sample dict of token masks.
+
+        Args:
+            inputs (Mapping): Batched inputs (for the device and batch size).
+            data_samples (list, optional): Samples with a ``field`` dict.
+            field (str): ``'masks'`` or ``'decoder_masks'``.
+
+        Returns:
+            tuple: ``name -> (B, N_d)`` bool on the inputs' device (None
+            when no sample has the field), and ``name -> (B,)`` False
+            counts per sample, computed on the host (None when a row came
+            on another device).
+        """
         if not data_samples:
             return None, None
-        per_sample = [ds.get('masks', None) for ds in data_samples]
+        per_sample = [ds.get(field, None) for ds in data_samples]
         if all(m is None for m in per_sample):
             return None, None
         if any(m is None for m in per_sample):
-            raise ValueError('some data samples have masks and others not')
+            raise ValueError(f'some data samples have {field} and others not')
         ref = next(iter(inputs.values()))
         if len(per_sample) != ref.shape[0]:
             raise ValueError(f'{len(per_sample)} data samples for a batch '
                              f'of {ref.shape[0]}')
-        out, host = {}, []
+        out, counts = {}, {}
         for k in list(per_sample[0]):
             rows = []
             for i, m in enumerate(per_sample):
                 if k not in m:
-                    raise KeyError(f'data sample {i} has no mask for {k!r}')
+                    raise KeyError(
+                        f'data sample {i} has no {field} entry for {k!r}')
                 rows.append(mask_row(m[k]).bool())
-            if host is not None and all(r.device.type == 'cpu'
-                                        for r in rows):
+            if counts is not None and all(r.device.type == 'cpu'
+                                          for r in rows):
                 stacked = torch.stack(rows)
-                host.append((~stacked).sum(1))
+                counts[k] = (~stacked).sum(1)
                 out[k] = stacked.to(ref.device)
             else:
-                host = None
+                counts = None
                 out[k] = torch.stack([r.to(ref.device) for r in rows])
-        if not host:
-            return out, None
-        totals = set(torch.stack(host).sum(0).tolist())
-        return out, totals.pop() if len(totals) == 1 else None
+        return out, counts
 
     def _forward_tensor(self, inputs: Inputs,
                         data_samples: Optional[SampleList]) -> torch.Tensor:
@@ -210,7 +267,10 @@ class MultiMAE(BaseMAE):
                     inputs: Inputs,
                     masks: Optional[Mapping[str, torch.Tensor]] = None,
                     tasks: Optional[Sequence[str]] = None,
-                    num_visible: Optional[int] = None
+                    num_visible: Optional[int] = None,
+                    decoder_masks: Optional[Mapping[str,
+                                                    torch.Tensor]] = None,
+                    num_decoded: Optional[Mapping[str, int]] = None
                     ) -> Dict[str, torch.Tensor]:
         """Encode the visible tokens and run the decoders.
 
@@ -221,12 +281,21 @@ class MultiMAE(BaseMAE):
             num_visible (int, optional): Visible tokens per sample over
                 ``masks``, counted on the host (:meth:`stack_masks`): no
                 device sync.
+            decoder_masks (Mapping, optional): V2 decoder masking,
+                ``modality -> (B, N_d)`` bool, True = not reconstructed; a
+                decoder whose query modality has one predicts only the
+                other tokens (zeros elsewhere).
+            num_decoded (Mapping, optional): ``modality -> decoded tokens
+                per sample``, counted on the host
+                (:meth:`stack_decoder_masks`).
 
         Returns:
-            dict: ``task -> (B, C, h, w)``.
+            dict: ``task -> (B, C, h, w)`` (``(B, C, T, H, W)`` for clips).
         """
         tokens, info = self.backbone(inputs, masks, num_visible)
-        return self.neck(tokens, info, tasks)
+        if decoder_masks is None:
+            return self.neck(tokens, info, tasks)
+        return self.neck(tokens, info, tasks, decoder_masks, num_decoded)
 
     def loss(self, inputs: Inputs,
              data_samples: SampleList) -> Dict[str, torch.Tensor]:
@@ -246,8 +315,14 @@ class MultiMAE(BaseMAE):
             raise ValueError(
                 'MultiMAE.loss needs data_samples[i].masks (True = masked); '
                 'add a multi-modal mask generator to the pipeline')
-        preds = self.reconstruct(inputs, masks, num_visible=num_visible)
-        return self.head.loss(preds, inputs, masks)
+        decoder_masks, num_decoded = self.stack_decoder_masks(
+            inputs, data_samples)
+        preds = self.reconstruct(inputs, masks, num_visible=num_visible,
+                                 decoder_masks=decoder_masks,
+                                 num_decoded=num_decoded)
+        if decoder_masks is None:
+            return self.head.loss(preds, inputs, masks)
+        return self.head.loss(preds, inputs, masks, decoder_masks)
 
     def predict(self, inputs: Inputs,
                 data_samples: Optional[SampleList] = None) -> SampleList:

@@ -60,9 +60,11 @@ class MultiMAEHead(BaseModule):
         if uncertainty_weighting:
             self.log_vars = nn.Parameter(torch.zeros(len(self.targets)))
 
-    def loss(self, preds: Mapping[str, torch.Tensor],
+    def loss(self,
+             preds: Mapping[str, torch.Tensor],
              inputs: Mapping[str, torch.Tensor],
-             masks: Optional[Mapping[str, torch.Tensor]] = None
+             masks: Optional[Mapping[str, torch.Tensor]] = None,
+             decoder_masks: Optional[Mapping[str, torch.Tensor]] = None
              ) -> Dict[str, torch.Tensor]:
         """Masked loss of every task.
 
@@ -73,6 +75,10 @@ class MultiMAEHead(BaseModule):
             masks (Mapping, optional): ``modality -> (B, N)`` bool, True =
                 masked. A modality without a mask (or ``loss_on_unmasked``)
                 is averaged over all pixels.
+            decoder_masks (Mapping, optional): VideoMAE V2 decoder masks,
+                ``modality -> (B, N)`` bool, True = not reconstructed: the
+                loss of the target modality counts only the reconstructed
+                tokens among the masked ones.
 
         Returns:
             dict: ``loss_{task}`` scalars (weighted).
@@ -86,6 +92,9 @@ class MultiMAEHead(BaseModule):
             mask = None
             if not self.loss_on_unmasked and masks is not None:
                 mask = masks.get(target_name, None)
+            skipped = (decoder_masks or {}).get(target_name, None)
+            if skipped is not None:
+                mask = ~skipped if mask is None else mask & ~skipped
             loss = self.losses[task](preds[task].float(),
                                      inputs[target_name], mask)
             loss = loss * self.loss_weights.get(task, 1.)

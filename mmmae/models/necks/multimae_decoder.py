@@ -16,7 +16,7 @@ from mmmae.registry import MODELS
 from ..backbones.multimae_vit import MultiMAETokenInfo, init_weights_multimae
 from ..utils import (CrossAttention, Mlp, TransformerBlock, build_norm,
                      build_2d_sincos_posemb, gather_rows, get_sinusoid_table,
-                     interpolate_pos_table, resize_pos_emb_2d)
+                     interpolate_pos_table, kept_indices, resize_pos_emb_2d)
 from ..utils.config_checks import check_divisible, to_ntuple
 
 __all__ = [
@@ -230,13 +230,23 @@ class MultiMAESpatialDecoder(nn.Module):
             context = gather_rows(full, info.visible_ids)
         return queries, torch.cat([context, glob], dim=1)
 
-    def forward(self, tokens: torch.Tensor,
-                info: MultiMAETokenInfo) -> torch.Tensor:
+    def forward(self,
+                tokens: torch.Tensor,
+                info: MultiMAETokenInfo,
+                decoder_mask: Optional[torch.Tensor] = None,
+                num_decoded: Optional[int] = None) -> torch.Tensor:
         """Predict the task's map.
 
         Args:
             tokens (Tensor): Encoder output ``(B, N_vis + G, D)``.
             info (MultiMAETokenInfo): Layout from the encoder.
+            decoder_mask (Tensor, optional): VideoMAE V2 decoder masking,
+                ``(B, N_d)`` bool over the task's tokens, True = not
+                reconstructed: only the other queries enter the decoder
+                (the visible tokens still reach them as context) and the
+                skipped tokens are predicted as 0.
+            num_decoded (int, optional): False entries per row of
+                ``decoder_mask``, known on the host (no device sync).
 
         Returns:
             Tensor: ``(B, C, h * ph, w * pw)`` (``1/stride_level`` of the full
@@ -244,10 +254,24 @@ class MultiMAESpatialDecoder(nn.Module):
         """
         x = self.proj_context(tokens)
         queries, context = self.get_queries_and_context(x, info)
+        ids = None
+        if decoder_mask is not None:
+            if decoder_mask.shape != queries.shape[:2]:
+                raise ValueError(
+                    f'{type(self).__name__}({self.task!r}): decoder_mask '
+                    f'has shape {tuple(decoder_mask.shape)}, the queries '
+                    f'{tuple(queries.shape[:2])}')
+            ids = kept_indices(~decoder_mask, num_decoded,
+                               'the decoder masks')
+            queries = gather_rows(queries, ids)
         x = self.decoder(self.query_norm(queries), self.context_norm(context))
         x = x + self.mlp(self.out_norm(x))
         x = self.decoder_transformer(x)
-        return self.unpatchify(self.out_proj(x), info.grid)
+        x = self.out_proj(x)
+        if ids is not None:
+            full = x.new_zeros(x.shape[0], decoder_mask.shape[1], x.shape[2])
+            x = full.scatter(1, ids[..., None].expand(-1, -1, x.shape[2]), x)
+        return self.unpatchify(x, info.grid)
 
 
 @MODELS.register_module()
@@ -364,7 +388,9 @@ class MultiMAEDecoder(BaseModule):
     def forward(self,
                 tokens: torch.Tensor,
                 info: MultiMAETokenInfo,
-                tasks: Optional[Sequence[str]] = None
+                tasks: Optional[Sequence[str]] = None,
+                decoder_masks: Optional[Mapping[str, torch.Tensor]] = None,
+                num_decoded: Optional[Mapping[str, int]] = None
                 ) -> Dict[str, torch.Tensor]:
         """Run the decoders.
 
@@ -372,10 +398,25 @@ class MultiMAEDecoder(BaseModule):
             tokens (Tensor): Encoder output ``(B, N_vis + G, D)``.
             info (MultiMAETokenInfo): Layout from the encoder.
             tasks (Sequence[str], optional): Decoders to run; all by default.
+            decoder_masks (Mapping, optional): ``modality -> (B, N_d)``
+                bool, True = not reconstructed (VideoMAE V2); each decoder
+                uses the mask of its query modality (``task``), if any.
+            num_decoded (Mapping, optional): ``modality -> decoded tokens
+                per sample``, known on the host.
 
         Returns:
             dict: ``task -> (B, C, h, w)`` predictions.
         """
         names = list(self.output_adapters) if tasks is None else list(tasks)
-        return OrderedDict(
-            (t, self.output_adapters[t](tokens, info)) for t in names)
+        decoder_masks = decoder_masks or {}
+        num_decoded = num_decoded or {}
+        out = OrderedDict()
+        for name in names:
+            dec = self.output_adapters[name]
+            query = getattr(dec, 'task', name)
+            if query in decoder_masks:
+                out[name] = dec(tokens, info, decoder_masks[query],
+                                num_decoded.get(query))
+            else:
+                out[name] = dec(tokens, info)
+        return out

@@ -6,17 +6,20 @@ Renders the scene videos (exact per-frame depth and classes; clip class =
 camera motion), pretrains two tiny encoders of the same size on every
 training clip without labels, for the same number of steps: a multi-modal
 video MAE on rgb + depth + semseg clips and a VideoMAE on the rgb clips.
-Then, per seed, fine-tunes with the same budget on the first
-``--labelled`` training clips and scores on ``--eval-split``:
+Both pretrainings probe their frozen encoder (kNN and linear top-1 of the
+motion class on val, with every training clip's label; RGB clips, and RGB-D
+for the multi-modal one) before training and every 5 epochs. Then, per
+seed, fine-tunes with the same budget on the first ``--labelled`` training
+clips and scores on ``--eval-split``:
 
 * ``videomae-rgb``: the VideoMAE encoder, RGB input;
 * ``mm-rgb``: the multi-modal encoder, RGB input;
 * ``mm-rgbd``: the multi-modal encoder, RGB-D input;
 * ``scratch-rgb``: no pretraining, RGB input.
 
-Writes ``WORK_DIR/summary.json`` (and prints its table) and draws what the
-multi-modal encoder predicts from RGB tubes alone
-(``WORK_DIR/cross_modal/*.png``). Recipes and results:
+Writes ``WORK_DIR/summary.json`` (and prints its tables), the probe curves
+(``WORK_DIR/probe_curves.png``) and what the multi-modal encoder predicts
+from RGB tubes alone (``WORK_DIR/cross_modal/*.png``). Recipes and results:
 docs/multimodal_video.md.
 
 Usage::
@@ -34,8 +37,9 @@ import os.path as osp
 import sys
 import time
 
-from mmmae.apis.recipes import (RecipeError, format_times, report_summary,
-                                run_command, tool_command, write_json)
+from mmmae.apis.recipes import (RecipeError, format_times, probe_table,
+                                report_summary, run_command, tool_command,
+                                write_json)
 from mmmae.utils.cli import run_cli
 from mmmae.utils.run_logs import read_final_loss, read_last_record
 
@@ -53,10 +57,16 @@ RUNS = {  # name: (fine-tuning config, pretraining it starts from)
     'scratch-rgb': (_FT.format('scratch', 'rgb'), None),
 }
 METRIC = 'acc/top1'
+# probe label: (pretraining, ProbeHook prefix)
+PROBES = {
+    'videomae, RGB': ('videomae', 'probe'),
+    'multi-modal, RGB': ('mm', 'probe'),
+    'multi-modal, RGB-D': ('mm', 'probe_rgbd'),
+}
 # sized for ~20 min on 2 CPU cores; 30 labelled clips = 5 per class
 DEFAULTS = dict(data_root='data/scene_videos', work_dir='work_dirs/demo_mmv',
                 num_train=240, num_val=60, num_test=60, labelled=30,
-                pretrain_epochs=20, ft_epochs=20, seeds=[0, 1])
+                pretrain_epochs=40, ft_epochs=20, seeds=[0, 1])
 QUICK = dict(data_root='data/scene_videos_quick',
              work_dir='work_dirs/demo_mmv_quick', num_train=24, num_val=12,
              num_test=12, labelled=12, pretrain_epochs=5, ft_epochs=2,
@@ -113,6 +123,8 @@ def pretrain(args, kind: str) -> float:
     """One pretraining run on every training clip; returns its time."""
     opts = [f'train_dataloader.dataset.data_root={args.data_root}',
             f'train_cfg.max_epochs={args.pretrain_epochs}',
+            # the cosine decay ends with the run
+            f'param_scheduler.1.end={args.pretrain_epochs}',
             f'default_hooks.checkpoint.interval={args.pretrain_epochs}',
             'randomness.seed=0', *_loader_opts(args, ('train_dataloader', ))]
     return run_command(
@@ -179,11 +191,30 @@ def summarize(args, results: dict, times: dict) -> tuple:
             f'{row["vs_scratch"]:+.1f}'
         lines.append(f'| {name} | {mean} | {per} | {gap} |')
     settings = {k: getattr(args, k) for k in DEFAULTS if k != 'work_dir'}
+    probes, probe_lines = probe_table({
+        label: (osp.join(args.work_dir, f'pretrain_{kind}'), prefix)
+        for label, (kind, prefix) in PROBES.items()
+    })
     summary = dict(settings=dict(settings, eval_split=args.eval_split,
                                  runs=args.runs),
-                   runs=rows, times_s=times,
+                   runs=rows, probes=probes, times_s=times,
                    chance_top1=100 / 6)
+    if any(probes.values()):
+        lines = ['frozen-feature probes of the pretrained encoders (val '
+                 'top-1 %, bank: all training clips):', *probe_lines, '',
+                 f'fine-tuning on {args.labelled} labelled clips:', *lines]
     return summary, ok, lines
+
+
+def plot_probes(summary: dict, path: str) -> None:
+    """Both probes' curves of every encoder, one panel per probe."""
+    from mmmae.visualization.probe_curve import plot_probe_panels
+    panels = {}
+    for label, curves in summary['probes'].items():
+        for probe, curve in curves.items():
+            panels.setdefault(f'{probe} top-1 (%)', {})[label] = curve
+    if panels:
+        plot_probe_panels(panels, path, chance=summary['chance_top1'] / 100)
 
 
 def demo(args):
@@ -220,6 +251,7 @@ def demo(args):
                    osp.join(args.work_dir, 'cross_modal', 'metrics.json'))
     times['total'] = time.time() - t0
     summary, ok, lines = summarize(args, results, times)
+    plot_probes(summary, osp.join(args.work_dir, 'probe_curves.png'))
     out = report_summary(summary, lines, args.work_dir)
     print(f'[demo] summary: {out}')
     print(f'[demo] time: {format_times(times)}')

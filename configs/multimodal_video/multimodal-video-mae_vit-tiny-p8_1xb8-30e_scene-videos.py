@@ -70,4 +70,30 @@ train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=2))
+# Frozen-feature probes every 5 epochs (and of the random init, before
+# training), scored on val: kNN and linear top-1 of the motion class from
+# RGB clips alone (`probe/`, comparable with the VideoMAE recipe's) and
+# from RGB-D clips (`probe_rgbd/`). Each costs a few seconds.
+probe_rgb = dict(
+    _base_.probe_loader,
+    dataset=dict(
+        _base_.probe_loader.dataset,
+        modalities=('rgb', ),
+        pipeline=[
+            *_base_.eval_pipeline,
+            dict(type='mmmae.PackMultiModalVideoInputs')
+        ]))
+probe_rgbd = dict(
+    probe_rgb, dataset=dict(probe_rgb['dataset'], modalities=('rgb',
+                                                              'depth')))
+custom_hooks = [
+    *_base_.custom_hooks,
+    *[
+        dict(_base_.probe_hook, prefix=prefix, train_dataloader=loader,
+             val_dataloader=dict(
+                 loader, dataset=dict(loader['dataset'], split='val')))
+        for prefix, loader in (('probe', probe_rgb),
+                               ('probe_rgbd', probe_rgbd))
+    ],
+]
 randomness = dict(seed=0)

@@ -79,4 +79,22 @@ train_cfg = dict(max_epochs=max_epochs)
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=10, max_keep_ckpts=2))
+# the multi-modal recipe's RGB probe (`probe/`), packed for VideoMAE
+probe_rgb = dict(
+    _base_.probe_loader,
+    dataset=dict(
+        _base_.probe_loader.dataset,
+        modalities=('rgb', ),
+        pipeline=[
+            *_base_.eval_pipeline,
+            dict(
+                type='mmmae.PackMultiModalVideoActionInputs',
+                modalities=('rgb', ))
+        ]))
+custom_hooks = [
+    *_base_.custom_hooks,
+    dict(_base_.probe_hook, train_dataloader=probe_rgb,
+         val_dataloader=dict(
+             probe_rgb, dataset=dict(probe_rgb['dataset'], split='val'))),
+]
 randomness = dict(seed=0)

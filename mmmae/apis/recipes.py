@@ -48,7 +48,8 @@ __all__ = [
     'VIDEO_DEMO_CONFIGS', 'RecipeError', 'DenseTask', 'add_run_args',
     'tool_command', 'run_command', 'pretraining_needed', 'check_outputs',
     'probe_hook_index', 'video_list_options', 'compare_inits',
-    'summarize_video_demo', 'summarize_dense_demo', 'study_table',
+    'summarize_video_demo', 'summarize_dense_demo', 'probe_table',
+    'study_table',
     'format_times', 'write_json', 'report_summary'
 ]
 
@@ -320,6 +321,46 @@ def summarize_video_demo(runs: Sequence[Tuple[int, str, dict]],
             f'{mean["scratch"]:.1f}% mean top-1 ({gap:+.1f} points), '
             f'ahead in {wins} of {len(seeds)} seeds')
     return summary, ok, lines
+
+
+def probe_table(runs: Mapping[str, Tuple[str, str]],
+                probes: Sequence[str] = ('knn', 'linear')
+                ) -> Tuple[Dict[str, dict], List[str]]:
+    """Frozen-feature probes of pretraining runs (logged by their
+    :class:`~mmmae.engine.ProbeHook`), as a summary and a table: the
+    random-init value next to the last one.
+
+    Args:
+        runs (Mapping[str, tuple[str, str]]): ``label -> (work_dir,
+            prefix)``, e.g. ``{'mm-rgbd': ('work/pretrain_mm',
+            'probe_rgbd')}``.
+        probes (Sequence[str]): Probe names (``'<prefix>/<probe>_top1'``).
+
+    Returns:
+        tuple: ``label -> probe -> curve`` (:func:`~mmmae.utils.run_logs.
+        read_probe_curves`, values in ``[0, 1]``; a run without the scalar
+        has none) and the table lines (top-1 in %).
+    """
+    from mmmae.utils.run_logs import read_probe_curves
+    rows: Dict[str, dict] = {}
+    lines = ['| encoder, probe input | ' + ' | '.join(
+        f'{p} top-1: random init -> pretrained' for p in probes) + ' |',
+        '|---' * (len(probes) + 1) + '|']
+    for label, (work_dir, prefix) in runs.items():
+        keys = [f'{prefix}/{p}_top1' for p in probes]
+        curves = read_probe_curves(work_dir, keys)
+        rows[label] = {p: curves[k] for p, k in zip(probes, keys)
+                       if k in curves}
+        cells = []
+        for p in probes:
+            c = rows[label].get(p)
+            if c is None:
+                cells.append('-')
+                continue
+            rnd = '-' if c['random'] is None else f'{100 * c["random"]:.1f}'
+            cells.append(f'{rnd} -> {100 * c["values"][-1]:.1f}')
+        lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+    return rows, lines
 
 
 _PERCENT_METRICS = ('mIoU', 'aAcc', 'mAcc')

@@ -305,6 +305,8 @@ def build_runner(cfg: Config):
         The runner (``Runner`` or e.g. ``FlexibleRunner``).
     """
     import mmmae  # noqa: F401  (compat patches and registries)
+    from mmmae.utils.compat import distinct_experiment_name
+    distinct_experiment_name(cfg)
     if 'runner_type' not in cfg:
         from mmengine.runner import Runner
         return Runner.from_cfg(cfg)

@@ -20,6 +20,9 @@ applied once by :func:`apply_compat_patches`, which ``import mmmae`` calls.
 * MMEngine ``compile=True`` on torch 2.14: dynamo fails tracing
   ``AdamW.step`` inside the compiled ``train_step``. This guard cannot
   detect a fixed upstream; it is a pass-through for uncompiled runs.
+
+One per-run helper is not a patch: :func:`distinct_experiment_name`, which
+:func:`mmmae.apis.runner.build_runner` calls before every Runner.
 """
 import functools
 import importlib.abc
@@ -331,6 +334,40 @@ def patch_mmengine_optim_step_for_dynamo() -> bool:
     OptimWrapper.update_params = patched
     _log('compat: OptimWrapper.update_params runs outside torch.compile '
          '(dynamo cannot trace the optimizer step)')
+    return True
+
+
+def distinct_experiment_name(cfg) -> bool:
+    """Give a repeated run of a config in one process its own name.
+
+    MMEngine 0.10.7 names a run's logger and visualizer
+    ``{config stem}_{timestamp}`` (to the second) and returns an *existing*
+    global ``MMLogger`` / ``Visualizer`` of that name instead of making one:
+    a second Runner of the same config started in the same second (tests,
+    notebooks, sweeps in one process) writes its log and scalars into the
+    first run's work dir, and its own stays empty. When an instance of this
+    config's stem exists already, this sets ``cfg.experiment_name`` to
+    ``{stem}-run{k}``; a first run (every command-line run) is unchanged.
+
+    Args:
+        cfg (mmengine.Config): The config about to build a Runner; changed
+            in place.
+
+    Returns:
+        bool: True when a name was set.
+    """
+    from mmengine.logging import MMLogger
+    from mmengine.visualization import Visualizer
+    if cfg.get('experiment_name') is not None:
+        return False
+    stem = osp.splitext(osp.basename(cfg.filename or 'config'))[0]
+    taken = set(MMLogger._instance_dict) | set(Visualizer._instance_dict)
+    if not any(n.startswith(stem + '_') for n in taken):
+        return False
+    k = 2
+    while any(n.startswith(f'{stem}-run{k}_') for n in taken):
+        k += 1
+    cfg.experiment_name = f'{stem}-run{k}'
     return True
 
 

@@ -15,7 +15,7 @@ from mmmae.utils.run_logs import read_probe_curve, read_probe_curves
 
 __all__ = [
     'read_probe_curve', 'plot_probe_curve', 'plot_run_probe_curves',
-    'draw_probe_curves', 'plot_study'
+    'draw_probe_curves', 'plot_probe_panels', 'plot_study'
 ]
 
 
@@ -120,6 +120,40 @@ def draw_probe_curves(ax,
     if title:
         ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
+
+
+def plot_probe_panels(panels: Mapping[str, Mapping[str, Dict[str, object]]],
+                      path: str,
+                      chance: Optional[float] = None,
+                      xlabel: str = 'pretraining step') -> str:
+    """One axis per probe, several runs' curves on each, with every run's
+    random-init value as a dashed line in its colour.
+
+    Args:
+        panels (Mapping): ``panel title (y label) -> {legend label:
+            curve}``, curves as :func:`read_probe_curve` returns them.
+        path (str): PNG to write (folders are created).
+        chance (float, optional): Chance accuracy in ``[0, 1]``.
+        xlabel (str): X-axis label.
+
+    Returns:
+        str: ``path``.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, max(len(panels), 1),
+                             figsize=(5.5 * max(len(panels), 1), 3.8),
+                             squeeze=False)
+    for ax, (title, curves) in zip(axes[0], panels.items()):
+        draw_probe_curves(ax, curves, chance, xlabel, ylabel=title)
+        for line, curve in zip(ax.get_lines(), curves.values()):
+            if curve.get('random') is not None:
+                ax.axhline(100 * curve['random'], color=line.get_color(),
+                           ls='--', lw=1)
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+    return _save(fig, path)
 
 
 def plot_study(results: Mapping[str, dict],

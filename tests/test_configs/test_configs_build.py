@@ -16,6 +16,7 @@ from mmengine.config import Config
 from mmengine.registry import DATASETS, TRANSFORMS, DefaultScope
 
 import mmmae  # noqa: F401
+from mmmae.models.data_preprocessors import apply_lazy_geometry
 from mmmae.registry import MODELS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -124,6 +125,11 @@ def test_pipeline_builds_and_runs(path, video_dir):
     for s in samples:
         inputs = s['inputs']
         assert inputs.dtype == torch.uint8
+        if 'PackLazyActionInputs' in pipeline:  # -devaug-: frames as decoded
+            assert tuple(inputs.shape) == (clip_len, 48, 64, 3)
+            inputs = apply_lazy_geometry([inputs],
+                                         [s['data_samples'].lazy_aug],
+                                         torch.device('cpu'))
         assert tuple(inputs.shape) == (1, 3, clip_len, size[1], size[0])
         mask = np.asarray(s['data_samples'].mask).reshape(-1)
         assert mask.dtype == np.bool_ and mask.size == np.prod(grid)

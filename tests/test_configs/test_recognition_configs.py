@@ -16,6 +16,7 @@ from mmengine.registry import DATASETS, DefaultScope
 
 import mmmae  # noqa: F401
 from mmmae.models.backbones.videomae_vit import VideoMAEViT
+from mmmae.models.data_preprocessors import apply_lazy_geometry
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG_ROOT = osp.join(REPO_ROOT, 'configs', 'videomae')
@@ -169,6 +170,12 @@ def test_pipelines_run_on_a_real_video(path, video_dir):
                 inputs = s['inputs']
                 assert inputs.dtype == torch.uint8
                 size = cfg.model.backbone.img_size
+                if 'lazy_aug' in s['data_samples']:  # -devaug- training
+                    assert s['data_samples'].lazy_aug['out_shape'] == (size,
+                                                                       size)
+                    inputs = apply_lazy_geometry(
+                        [inputs], [s['data_samples'].lazy_aug],
+                        torch.device('cpu'))
                 assert inputs.shape[-2:] == (size, size), split
                 assert inputs.shape[2] == cfg.model.backbone.num_frames
                 assert int(s['data_samples'].gt_label) in (0, 1)

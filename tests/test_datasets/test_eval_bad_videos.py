@@ -19,6 +19,7 @@ from mmengine.registry import DATASETS, DefaultScope
 from mmengine.runner import Runner
 
 import mmmae  # noqa: F401
+from mmmae.apis.runner import build_runner
 from mmmae.datasets.video_guard import BadVideoError
 from mmmae.evaluation import ScoreBadVideosAsWrong, wrong_scores
 
@@ -108,10 +109,13 @@ def test_wrong_scores_rank_the_label_last():
 @pytest.mark.slow
 def test_runner_scores_bad_videos_wrong_and_says_so(eval_dir, tmp_path):
     # predictions of the 5 good clips alone, same weights (seeded init)
-    good = Runner.from_cfg(_cfg(eval_dir, tmp_path / 'good', 'good.txt'))
+    good = build_runner(_cfg(eval_dir, tmp_path / 'good', 'good.txt'))
     ref = good.test()
 
-    runner = Runner.from_cfg(
+    # build_runner: a second Runner of one config in the same second gets
+    # its own logger (mmmae.utils.compat.distinct_experiment_name), so its
+    # log lands in its own work dir
+    runner = build_runner(
         _cfg(eval_dir, tmp_path / 'all', on_bad_video='score_wrong'))
     # the same initial weights as the reference run
     runner.model.load_state_dict(good.model.state_dict())

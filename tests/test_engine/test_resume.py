@@ -3,7 +3,8 @@
 
 ``tools/train.py --deterministic`` runs as a subprocess on real mp4 files
 (decoded by decord in 2 persistent DataLoader workers) with the demo
-VideoMAE config shrunk to 1 clip per batch, 4 batches per epoch, 2 epochs,
+VideoMAE config (and its ``-devaug-`` variant, crop and resize in the data
+preprocessor) shrunk to 1 clip per batch, 4 batches per epoch, 2 epochs,
 dropout and drop-path on (so the main process's RNG matters too) and an
 iteration checkpoint every 3 iterations. One run goes through; another
 SIGKILLs itself right after iteration 5 (epoch 2, batch 1: not an epoch
@@ -25,6 +26,9 @@ import torch
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CFG = osp.join(REPO_ROOT, 'configs', 'videomae',
                     'videomae_vit-tiny-p8_1xb8-30e_moving-digits.py')
+# the same recipe with the crop and resize applied by the data
+# preprocessor: the draws stay in the workers, so resume stays exact
+DEVAUG_CFG = DEMO_CFG.replace('-30e_', '-devaug-30e_')
 
 KILL_HOOK = '''
 import os
@@ -66,13 +70,14 @@ def _run(args, extra_path, timeout=300, kill_at=0):
                           timeout=timeout)
 
 
-@pytest.fixture(scope='module')
-def resume_cfg(video_dir, tmp_path_factory):
+@pytest.fixture(scope='module', params=['eager', 'devaug'])
+def resume_cfg(request, video_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp('resume_cfg')
     (root / 'kill_at_iter_hook.py').write_text(KILL_HOOK)
     path = root / 'tiny_resume.py'
+    base = DEMO_CFG if request.param == 'eager' else DEVAUG_CFG
     path.write_text(f"""
-_base_ = {DEMO_CFG!r}
+_base_ = {base!r}
 custom_imports = dict(imports=['kill_at_iter_hook'],
                       allow_failed_imports=False)
 train_dataloader = dict(

@@ -7,6 +7,7 @@ import json
 import os
 import os.path as osp
 
+import pytest
 from conftest import REPO_ROOT as ROOT
 from conftest import run_tool
 
@@ -14,6 +15,16 @@ from mmmae.apis import recipes
 
 SCRIPT = 'tools/demo_multimodal_video.py'
 TOP1 = {'videomae-rgb': .5, 'mm-rgb': .6, 'mm-rgbd': .7, 'scratch-rgb': .4}
+# what the pretrainings' ProbeHooks log: (random init, after training)
+PROBE = {'probe': (.2, .5), 'probe_rgbd': (.25, .75)}
+
+
+def write_scalars(wd, records):
+    log = osp.join(wd, '20260101_000000', 'vis_data', 'scalars.json')
+    os.makedirs(osp.dirname(log), exist_ok=True)
+    with open(log, 'w') as f:
+        for rec in records:
+            f.write(json.dumps(rec) + '\n')
 
 
 def fake_run(calls):
@@ -29,13 +40,23 @@ def fake_run(calls):
                       if o.startswith('train_cfg.max_epochs=')).split('=')[1]
         if osp.basename(wd).startswith('pretrain_'):
             open(osp.join(wd, f'epoch_{epochs}.pth'), 'w').close()
+            prefixes = ['probe'] + (['probe_rgbd']
+                                    if wd.endswith('_mm') else [])
+            records = []
+            for i in (0, 1):  # random init at step 0, then the last epoch
+                rec = dict(step=3 * i)
+                for p in prefixes:
+                    rec[f'{p}/knn_top1'] = PROBE[p][i]
+                    rec[f'{p}/linear_top1'] = PROBE[p][i] + .1
+                    if i == 0:
+                        rec[f'{p}/knn_top1_random'] = PROBE[p][0]
+                        rec[f'{p}/linear_top1_random'] = PROBE[p][0] + .1
+                records.append(rec)
+            write_scalars(wd, records)
             return 1.0
         name = osp.basename(wd).rsplit('_seed', 1)[0]
-        log = osp.join(wd, '20260101_000000', 'vis_data', 'scalars.json')
-        os.makedirs(osp.dirname(log), exist_ok=True)
-        with open(log, 'w') as f:
-            f.write(json.dumps(dict(loss=1.2, epoch=1, step=1)) + '\n')
-            f.write(json.dumps({'acc/top1': TOP1[name], 'step': 1}) + '\n')
+        write_scalars(wd, [dict(loss=1.2, epoch=1, step=1),
+                           {'acc/top1': TOP1[name], 'step': 1}])
         return 1.0
 
     return run
@@ -62,6 +83,7 @@ def test_runs_budget_and_summary(tmp_path, monkeypatch, capsys):
     for d, opts in by_dir.items():
         if d.startswith('pretrain_'):
             assert 'train_cfg.max_epochs=3' in opts
+            assert 'param_scheduler.1.end=3' in opts
             continue
         # one budget for every fine-tuning run, on the labelled clips
         assert 'train_cfg.max_epochs=2' in opts
@@ -79,6 +101,13 @@ def test_runs_budget_and_summary(tmp_path, monkeypatch, capsys):
     assert runs['scratch-rgb']['vs_scratch'] is None
     out = capsys.readouterr().out
     assert '| mm-rgbd | 70.0 | 70.0, 70.0 | +30.0 |' in out
+    # the frozen-feature probes the pretrainings logged, with their
+    # random-init baselines
+    probes = summary['probes']
+    assert probes['multi-modal, RGB-D']['knn']['values'] == [.25, .75]
+    assert probes['videomae, RGB']['linear']['random'] == pytest.approx(.3)
+    assert '| multi-modal, RGB-D | 25.0 -> 75.0 | 35.0 -> 85.0 |' in out
+    assert osp.getsize(osp.join(work, 'probe_curves.png')) > 0
     # the data really was rendered (exact modalities next to the clips)
     assert osp.isfile(tmp_path / 'data' / 'train' / 'depth' / '000000.npz')
 

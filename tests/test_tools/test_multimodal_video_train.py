@@ -4,8 +4,9 @@ process (``mmmae.apis.train_model`` / ``test_model``, what tools/train.py
 and tools/test.py do): the tiny pretraining on rendered scene videos (with
 VideoMAE V2 decoder masking) writes a checkpoint, and the RGB-D fine-tuning
 (MMAction2 ``Recognizer3D``) starts from its encoder, trains an epoch,
-validates and tests with MMAction2's ``AccMetric``. Only sizes, data paths and lengths are overridden
-(``cfg_options``), as a user would on the command line."""
+validates and tests with MMAction2's ``AccMetric``. Only sizes, data paths
+and lengths are overridden (``cfg_options``), as a user would on the command
+line."""
 import os.path as osp
 
 import pytest
@@ -68,6 +69,12 @@ def test_pretrain_then_rgbd_finetune_and_test(scene_videos, tmp_path):
             'param_scheduler.0.end': 1,
             'param_scheduler.1.begin': 1,
             'default_hooks.logger.interval': 1,
+            # the two ProbeHooks (rgb, rgb-d) on the tiny set
+            **{
+                f'custom_hooks.{i}.{loader}.dataset.data_root': scene_videos
+                for i in (2, 3)
+                for loader in ('train_dataloader', 'val_dataloader')
+            },
             # VideoMAE V2 decoder masking (the K400 recipe's setting)
             'train_dataloader.dataset.pipeline.6.decoder_mask_ratio': 0.5,
         })
@@ -76,6 +83,11 @@ def test_pretrain_then_rgbd_finetune_and_test(scene_videos, tmp_path):
         assert torch.isfinite(
             torch.tensor(hub.get_scalar(f'train/loss_{task}').current()))
     assert runner.iter == 6
+    # frozen-feature probes of the random init and after the last epoch
+    for prefix in ('probe', 'probe_rgbd'):
+        for probe in ('knn', 'linear'):
+            assert 0 <= hub.get_info(f'{prefix}/{probe}_top1') <= 1
+            assert 0 <= hub.get_info(f'{prefix}/{probe}_top1_random') <= 1
     sample = runner.train_dataloader.dataset[0]['data_samples']
     assert {k: int((~v).sum()) for k, v in sample.decoder_masks.items()} \
         == dict(rgb=128, depth=128, semseg=128)  # half of (4, 8, 8)

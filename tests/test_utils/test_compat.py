@@ -157,3 +157,35 @@ def test_head_patch_waits_for_import_and_is_noop_when_fixed():
     fixed.BaseHead = BaseHead
     assert compat._patch_head_module(fixed) is False
     assert not hasattr(BaseHead.loss_by_feat, '__mmmae_patched__')
+
+
+def test_repeated_run_of_a_config_gets_its_own_logger(tmp_path):
+    """Two Runners of one config in one process and second: without a
+    distinct name MMEngine hands the second the first one's logger, and its
+    log lands in the first run's work dir."""
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger
+
+    from mmmae.utils.compat import distinct_experiment_name
+    path = tmp_path / 'tiny_exp.py'
+    path.write_text('x = 1\n')
+    cfg = Config.fromfile(str(path))
+    assert not distinct_experiment_name(cfg)  # first run: unchanged
+    assert cfg.get('experiment_name') is None
+    first = MMLogger.get_instance('tiny_exp_20260101_000000',
+                                  log_file=str(tmp_path / 'a.log'))
+    try:
+        assert distinct_experiment_name(cfg)
+        assert cfg.experiment_name == 'tiny_exp-run2'
+        again = Config.fromfile(str(path))
+        MMLogger.get_instance('tiny_exp-run2_20260101_000000')
+        assert distinct_experiment_name(again)
+        assert again.experiment_name == 'tiny_exp-run3'
+        named = Config.fromfile(str(path))
+        named.experiment_name = 'mine'
+        assert not distinct_experiment_name(named)  # a user's name stays
+    finally:
+        for name in ('tiny_exp_20260101_000000',
+                     'tiny_exp-run2_20260101_000000'):
+            MMLogger._instance_dict.pop(name, None)
+        first.handlers.clear()

@@ -28,6 +28,12 @@ reused when present), then times, in one process:
   ``num_threads=0`` (auto); ``ours+fast-pyav``: the keyframe-seeking PyAV
   reader; ``ours+fast-rep2/4``: repeated sampling (``num_repeats``, one
   decode, 2/4 clips delivered); ``ours+fast-pyav-rep4``: both;
+- ``ours-devaug`` / ``ours-devaug-rep2``: the pretraining recipe with
+  augmentation on the device
+  (``videomae_vit-base-p16_64xb32-devaug-800e_kinetics400.py``): the
+  workers decode, draw the crop and the mask, and pack the uint8 frames;
+  the crop, resize and normalisation run in the data preprocessor (timed
+  separately, on 1 CPU thread, as what moved to the GPU);
 - ``ours+cache`` / ``ours+cache-rep4``: the pre-decoded ``.npy`` frame
   cache (``--cache-short-side``, never upscaled; built once, untimed).
 - ``ours-noguard`` / ``ours+fast-noguard``: ``ours`` / ``ours+fast`` with
@@ -47,6 +53,10 @@ clips.
 Peak memory: each variant runs a few samples in a fresh subprocess, which
 reports its peak RSS (``ru_maxrss``) and the peak above the RSS after
 imports and dataset construction.
+
+Per stage: ``--stage-variants`` also run in process with every transform
+timed, giving CPU ms per clip for read (container open), decode (sampling,
+demux, decode), augment, convert (layout, tensors) and collate.
 
 DataLoader: the main variants also run through one real
 ``torch.utils.data.DataLoader`` (2 workers, batch 8 clips, persistent
@@ -81,6 +91,17 @@ if _REPO not in sys.path:
 
 RESOLUTIONS = {'240': (320, 240), '720': (1280, 720)}
 BASELINE = 'mma-decord'
+# the pretraining recipe with the crop and resize on the device
+DEVAUG_CFG = 'configs/videomae/videomae_vit-base-p16_64xb32-devaug-800e_' \
+    'kinetics400.py'
+# transform name (last part) -> stage of the per-stage CPU breakdown
+STAGES = ('read', 'decode', 'augment', 'convert', 'collate')
+_STAGE_OF = dict(
+    VideoInit='read', DecordInit='read', PyAVInit='read',
+    OpenCVInit='read', FrameCacheInit='read', SampleFrames='decode',
+    VideoDecode='decode', DecordDecode='decode', PyAVDecode='decode',
+    OpenCVDecode='decode', FormatShape='convert',
+    PackActionInputs='convert', PackLazyActionInputs='convert')
 
 
 # ---------------------------------------------------------------- videos
@@ -134,17 +155,20 @@ def make_video(path: str,
     return path
 
 
-def prepare_videos(video_dir: str, res: str, num: int) -> str:
-    """Write ``num`` videos of resolution ``res`` and an annotation list."""
+def prepare_videos(video_dir: str, res: str, num: int,
+                   gop: int = 250) -> str:
+    """Write ``num`` videos of resolution ``res`` (a keyframe every
+    ``gop`` frames) and an annotation list."""
     w, h = RESOLUTIONS[res]
     names = []
+    tag = res if gop == 250 else f'{res}_gop{gop}'
     for i in range(num):
-        name = f'bench_{res}_{i}.mp4'
+        name = f'bench_{tag}_{i}.mp4'
         path = osp.join(video_dir, name)
         if not osp.isfile(path):
-            make_video(path, w, h, seed=i)
+            make_video(path, w, h, seed=i, gop=gop)
         names.append(f'{name} 0')
-    ann = osp.join(video_dir, f'ann_{res}.txt')
+    ann = osp.join(video_dir, f'ann_{tag}.txt')
     with open(ann, 'w') as f:
         f.write('\n'.join(names) + '\n')
     return ann
@@ -201,20 +225,25 @@ def ours_pipeline(fast: bool, init: dict = None) -> List[dict]:
 
 def config_pipeline(name: str = 'kinetics400_videomae-pretrain.py',
                     scope: str = 'mmmae') -> List[dict]:
-    """``train_pipeline`` of a K400 base config, read from the file so that
+    """``train_pipeline`` of a K400 config, read from the file so that
     ``ours`` always times what the configs use.
 
     Args:
-        name (str): file in ``configs/_base_/datasets``.
+        name (str): file in ``configs/_base_/datasets``, or a path relative
+            to the repository.
         scope (str): the default scope of the configs that use it (the
             pretraining ones: mmmae; the fine-tuning ones: mmaction).
     """
     from mmengine.config import Config
-    cfg = Config.fromfile(
-        osp.join(_REPO, 'configs', '_base_', 'datasets', name))
+    path = osp.join(_REPO, name)
+    if not osp.isfile(path):
+        path = osp.join(_REPO, 'configs', '_base_', 'datasets', name)
+    cfg = Config.fromfile(path)
+    pipeline = cfg.get('train_pipeline') or \
+        cfg.train_dataloader.dataset.pipeline
     return [
         dict(t, type=t['type'] if '.' in t['type'] else f'{scope}.{t["type"]}')
-        for t in cfg.train_pipeline
+        for t in pipeline
     ]
 
 
@@ -271,6 +300,10 @@ def variant_specs(ann: str, root: str, cache_ann: str,
         dict(cache, pipeline=ours_pipeline(True, fc)),
         'ours+cache-rep4':
         dict(cache, pipeline=ours_pipeline(True, fc), num_repeats=4),
+        'ours-devaug':
+        dict(ours, pipeline=config_pipeline(DEVAUG_CFG)),
+        'ours-devaug-rep2':
+        dict(ours, pipeline=config_pipeline(DEVAUG_CFG), num_repeats=2),
         'ours-noguard':
         dict(ours, pipeline=ours_pipeline(False), load_timeout=None),
         'ours+fast-noguard':
@@ -340,6 +373,88 @@ def time_variants(datasets: Dict[str, object], rounds: int,
         s['cpu_ms_per_clip'] = 1e3 * s['cpu'] / s['clips']
         s['wall_ms_per_clip'] = 1e3 * s['wall'] / s['clips']
     return stats
+
+
+class _Timed:
+    """A pipeline transform that adds its CPU time to a stage."""
+
+    def __init__(self, transform, stage: str, acc: Dict[str, float]):
+        self.transform, self.stage, self.acc = transform, stage, acc
+
+    def __call__(self, results):
+        c0 = time.process_time()
+        out = self.transform(results)
+        self.acc[self.stage] += time.process_time() - c0
+        return out
+
+
+def stage_breakdown(spec: dict, samples: int, batch: int = 8) -> dict:
+    """CPU ms per delivered clip in each stage of one variant, in process
+    (``load_timeout=None``: the loading stage runs here, not in a helper).
+
+    Stages: read (container open), decode (sampling, demux and decode),
+    augment (crops, resize, flip, masks, RandAugment), convert
+    (``FormatShape``, packing to tensors) and collate (``pseudo_collate``
+    of ``batch`` clips, what the DataLoader worker does last).
+    """
+    if spec['type'].startswith('mmmae.'):
+        spec = dict(spec, load_timeout=None)
+    ds = build(spec)
+    acc = {k: 0.0 for k in STAGES}
+    ds.pipeline.transforms = [
+        _Timed(t, _STAGE_OF.get(type(t).__name__, 'augment'), acc)
+        for t in ds.pipeline.transforms
+    ]
+    run_samples(ds, 1, 0)  # warm-up
+    for k in acc:
+        acc[k] = 0.0
+    seed_all(7)
+    packed = []
+    for i in range(samples):
+        out = ds[i % len(ds)]
+        packed.extend(out if isinstance(out, list) else [out])
+    clips = len(packed)
+    for i in range(0, clips, batch):
+        c0 = time.process_time()
+        flat_collate(packed[i:i + batch])
+        acc['collate'] += time.process_time() - c0
+    return {k: 1e3 * v / clips for k, v in acc.items()}
+
+
+def device_side_cpu_ms(ds, batch: int = 8) -> float:
+    """CPU ms per clip of what the device-augment recipe leaves to the
+    data preprocessor (crop, resize, normalise), were it run on this CPU
+    (1 thread): the work that moved off the workers."""
+    from mmengine.dataset import pseudo_collate
+
+    from mmmae.models import VideoMAEDataPreprocessor
+    seed_all(7)
+    samples = []
+    while len(samples) < batch:
+        out = ds[len(samples) % len(ds)]
+        samples.extend(out if isinstance(out, list) else [out])
+    data = pseudo_collate(samples[:batch])
+    pre = VideoMAEDataPreprocessor()
+    pre(data)  # warm-up
+    c0 = time.process_time()
+    pre(data)
+    return 1e3 * (time.process_time() - c0) / batch
+
+
+def fmt_stages(stages: Dict[str, dict]) -> str:
+    base = stages.get(BASELINE)
+    lines = ['\nCPU ms per delivered clip by stage (in process, '
+             'load_timeout=None):\n',
+             '| variant | ' + ' | '.join(STAGES) +
+             ' | total | vs mma-decord |',
+             '|---' * (len(STAGES) + 3) + '|']
+    for name, st in stages.items():
+        total = sum(st[k] for k in STAGES)
+        ratio = (f'{sum(base[k] for k in STAGES) / total:.2f}x'
+                 if base else '-')
+        lines.append(f'| {name} | ' + ' | '.join(
+            f'{st[k]:.1f}' for k in STAGES) + f' | {total:.1f} | {ratio} |')
+    return '\n'.join(lines)
 
 
 def memory_of(name: str, paths: list, samples: int) -> dict:
@@ -425,6 +540,10 @@ def parse_args(argv=None):
     p.add_argument('--video-dir', help='folder of the test videos (created, '
                    'reused); default: a temp dir')
     p.add_argument('--num-videos', type=int, default=2)
+    p.add_argument('--gop', type=int, default=250,
+                   help='keyframe interval of the test videos (250: x264 '
+                   'and ffmpeg default; re-encoding a dataset with a short '
+                   'one cuts the frames decoded before each clip)')
     p.add_argument('--variants', nargs='+', help='subset of variants')
     p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--per-round', type=int, nargs=2, default=[4, 2],
@@ -436,10 +555,16 @@ def parse_args(argv=None):
     p.add_argument('--no-loader', action='store_true')
     p.add_argument('--loader-variants', nargs='+', default=[
         'mma-decord', 'ours', 'ours+fast', 'ours+fast-rep4',
-        'ours+cache-rep4'
+        'ours+cache-rep4', 'ours-devaug', 'ours-devaug-rep2'
     ])
     p.add_argument('--loader-batches', type=int, default=6)
     p.add_argument('--workers', type=int, default=2)
+    p.add_argument('--stage-variants', nargs='+', default=[
+        'mma-decord', 'ours', 'ours-rep2', 'ours-devaug', 'ours-devaug-rep2'
+    ], help='variants of the per-stage CPU breakdown')
+    p.add_argument('--stage-samples', type=int, default=8,
+                   help='samples per variant in the breakdown')
+    p.add_argument('--no-stages', action='store_true')
     p.add_argument('--json', help='write all results to this file')
     p.add_argument('--mem-child', help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -511,10 +636,10 @@ def main(argv=None) -> int:
         res={})
     for ri, res in enumerate(args.res):
         t0 = time.perf_counter()
-        ann = prepare_videos(video_dir, res, args.num_videos)
+        ann = prepare_videos(video_dir, res, args.num_videos, args.gop)
         gen_s = time.perf_counter() - t0
-        cache_root = osp.join(video_dir,
-                              f'cache_{res}_{args.cache_short_side}')
+        cache_root = osp.join(
+            video_dir, f'cache_{res}_g{args.gop}_{args.cache_short_side}')
         t0 = time.perf_counter()
         cache_ann, failed = cache_dataset(
             ann, video_dir, cache_root, short_side=args.cache_short_side)
@@ -543,11 +668,27 @@ def main(argv=None) -> int:
                     loader[name] = loader_rate(datasets[name], 8,
                                                args.loader_batches,
                                                args.workers, 0)
+        stages, device_ms = {}, None
+        if not args.no_stages:
+            for name in args.stage_variants:
+                if name in specs:
+                    stages[name] = stage_breakdown(specs[name],
+                                                   args.stage_samples)
+            if 'ours-devaug' in datasets:
+                device_ms = device_side_cpu_ms(datasets['ours-devaug'])
         results['res'][res] = dict(
-            stats=stats, memory=mem, loader=loader,
+            stats=stats, memory=mem, loader=loader, stages=stages,
+            devaug_preprocessor_cpu_ms=device_ms,
             cache_build_s=cache_s, videos=args.num_videos)
         print(fmt_table(res, stats, mem, loader), flush=True)
         print(guard_summary(stats), flush=True)
+        if stages:
+            print(fmt_stages(stages), flush=True)
+        if device_ms is not None:
+            print(f'ours-devaug leaves {device_ms:.1f} ms per clip (crop, '
+                  'resize, normalise of a batch of 8 on 1 CPU thread) to '
+                  'the data preprocessor: on the GPU in a GPU run',
+                  flush=True)
     print(f'\nmachine: {results["machine"]}, {results["cpus"]} CPUs; '
           f'{results["date"]}; torch/cv2 threads 1 in the main process')
     if args.json:

@@ -35,25 +35,10 @@ cd "$ROOT"
 WHEELS="${1:-$ROOT/.whl}"
 DEST="${2:-${OUT:-$ROOT/work_dirs/gpu_check}}"
 PY="${PYTHON:-python3}"
-SITE="${MMMAE_SITE:-/tmp/mmmae_site}"
-export PYTHONUNBUFFERED=1
 STEPS=" ${STEPS:-1 2 3 4 5 6 7 8 9 10} "
 run_step() { [[ "$STEPS" == *" $1 "* ]]; }
 mkdir -p "$DEST"
-
-if ! "$PY" -c 'import mmengine, mmcv, mmaction, mmseg, mmpretrain' 2>/dev/null; then
-    if [ ! -d "$WHEELS" ]; then
-        echo "OpenMMLab stack missing and no wheel folder $WHEELS: run" \
-             "'bash tools/benchmark/make_wheelhouse.sh $WHEELS <python version>'" \
-             "where pip can reach an index, and copy the folder here" >&2
-        exit 2
-    fi
-    echo "[gpu_check] installing $(ls "$WHEELS"/*.whl | wc -l) wheels into $SITE"
-    "$PY" -m pip install -q --no-index --no-deps --no-compile \
-        --target "$SITE" "$WHEELS"/*.whl || exit 2
-    export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
-fi
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+. "$ROOT/tools/benchmark/gpu_env.sh"
 
 {
     date -u

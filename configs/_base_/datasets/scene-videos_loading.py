@@ -24,6 +24,16 @@ load_pipeline = [
     dict(type='mmmae.VideoDecode'),
     dict(type='mmmae.LoadMultiModalVideo'),
 ]
+# evaluation view: the centre clip, short side img_size, centre crop (for
+# the 64 x 64 renders: the whole clip and frame, one view)
+eval_pipeline = [
+    *[
+        dict(t, test_mode=True) if t['type'] == 'mmaction.SampleFrames'
+        else t for t in load_pipeline
+    ],
+    dict(type='mmmae.MultiModalVideoResize', scale=img_size),
+    dict(type='mmmae.MultiModalVideoCenterCrop', crop_size=img_size),
+]
 scene_videos = dict(
     type='mmmae.MultiModalVideoDataset',
     data_root=data_root,

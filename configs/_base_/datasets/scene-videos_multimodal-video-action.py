@@ -6,9 +6,9 @@
 # --cfg-options test_dataloader.dataset.split=val.
 # Clips as in pretraining (8 frames, every 2nd, 64 x 64). Training: one
 # random resized crop (area 0.4-1) for all frames and modalities; no flip
-# (pan_left / pan_right are classes). Evaluation: the centre clip, short
-# side 64, centre crop. A config that changes `modalities` rebuilds the
-# pipelines (see the -rgbd recipe).
+# (pan_left / pan_right are classes). Evaluation: the loading base's
+# `eval_pipeline` (centre clip, centre crop). A config that changes
+# `modalities` rebuilds the pipelines (see the -rgbd recipe).
 _base_ = ['./scene-videos_loading.py']
 
 modalities = ('rgb', )
@@ -22,16 +22,7 @@ train_pipeline = [
         scale=(0.4, 1.0)),
     pack,
 ]
-val_pipeline = [
-    *[
-        dict(t, test_mode=True) if t['type'] == 'mmaction.SampleFrames'
-        else t for t in _base_.load_pipeline
-    ],
-    dict(type='mmmae.MultiModalVideoResize', scale=_base_.img_size),
-    dict(
-        type='mmmae.MultiModalVideoCenterCrop', crop_size=_base_.img_size),
-    pack,
-]
+val_pipeline = [*_base_.eval_pipeline, pack]
 # the 8 x 2 clip is the whole video and the crop the whole frame: one view
 test_pipeline = val_pipeline
 

@@ -45,6 +45,19 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(_base_.scene_videos, split='train', pipeline=train_pipeline))
+# Labelled clips for a ProbeHook (kNN and linear probes of frozen features;
+# pretraining never reads the labels): the evaluation view of every train
+# clip is the bank, the val clips are scored. A config sets the dataset's
+# `modalities` (what the encoder sees) and the `pipeline`
+# (`eval_pipeline` + its model's packer).
+probe_loader = dict(
+    batch_size=16,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(_base_.scene_videos, split='train', test_mode=True))
+# every 5 epochs and of the random init: kNN and linear top-1
+probe_hook = dict(type='mmmae.ProbeHook', interval=5, linear=True)
 # pretraining evaluates nothing
 val_dataloader = None
 val_cfg = None

@@ -9,3 +9,4 @@ from .multimodal_masking import *  # noqa: F401,F403
 from .seg_modalities import *  # noqa: F401,F403
 from .multimodal_video_masking import *  # noqa: F401,F403
 from .multimodal_video import *  # noqa: F401,F403
+from .lazy_pack import *  # noqa: F401,F403

@@ -10,7 +10,13 @@ from .seg_preprocessor import (MultiModalSegDataPreProcessor,  # noqa: E402
                                masked_truncated_standardize)
 
 __all__ += ['MultiModalSegDataPreProcessor', 'masked_truncated_standardize']
-from .action_preprocessor import \
-    MultiModalActionDataPreprocessor  # noqa: E402
+from .action_preprocessor import (  # noqa: E402
+    LazyAugActionDataPreprocessor, MultiModalActionDataPreprocessor)
 
-__all__ += ['MultiModalActionDataPreprocessor']
+__all__ += [
+    'MultiModalActionDataPreprocessor', 'LazyAugActionDataPreprocessor'
+]
+from .lazy_geometry import (apply_lazy_erasing,  # noqa: E402
+                            apply_lazy_geometry)
+
+__all__ += ['apply_lazy_geometry', 'apply_lazy_erasing']

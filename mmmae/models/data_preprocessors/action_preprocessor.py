@@ -17,9 +17,10 @@ from mmaction.models.data_preprocessors import ActionDataPreprocessor
 from mmengine.model.utils import stack_batch
 
 from mmmae.registry import MODELS
+from .lazy_geometry import apply_lazy_erasing, apply_lazy_geometry, lazy_params
 from .seg_preprocessor import masked_truncated_standardize
 
-__all__ = ['MultiModalActionDataPreprocessor']
+__all__ = ['MultiModalActionDataPreprocessor', 'LazyAugActionDataPreprocessor']
 
 IMAGENET_MEAN_255 = (123.675, 116.28, 103.53)
 IMAGENET_STD_255 = (58.395, 57.12, 57.375)
@@ -94,3 +95,35 @@ class MultiModalActionDataPreprocessor(ActionDataPreprocessor):
         if training and self.blending is not None:
             batch, data_samples = self.blending(batch, data_samples)
         return batch, data_samples
+
+
+@MODELS.register_module()
+class LazyAugActionDataPreprocessor(ActionDataPreprocessor):
+    """MMAction2's ``ActionDataPreprocessor`` that first applies the crop,
+    resize, flip and random erasing which the pipeline only drew
+    (:class:`~mmmae.datasets.transforms.PackLazyActionInputs`), batched on
+    the device; then normalisation and blending (MixUp / CutMix) as usual.
+
+    Batches packed the eager way (``PackActionInputs``) pass through
+    unchanged, so the same model config evaluates with the usual val / test
+    pipelines. Arguments: those of ``ActionDataPreprocessor``;
+    ``format_shape`` must be ``'NCTHW'``.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.format_shape != 'NCTHW':
+            raise ValueError(
+                'LazyAugActionDataPreprocessor needs '
+                f"format_shape='NCTHW', got {self.format_shape!r}")
+
+    def preprocess(self, inputs, data_samples, training: bool = False):
+        """Apply the recorded geometry, then ``ActionDataPreprocessor``'s
+        steps; inputs ``(T, H, W, C)`` uint8 per lazy clip."""
+        lazy = lazy_params(data_samples)
+        if lazy:
+            batch = apply_lazy_geometry(list(inputs), lazy, self.device,
+                                        self._non_blocking)
+            apply_lazy_erasing(batch, lazy)
+            inputs = list(batch[:, None])  # one NCTHW view per clip
+        return super().preprocess(inputs, data_samples, training)

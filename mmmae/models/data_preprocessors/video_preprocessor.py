@@ -8,6 +8,8 @@ from mmengine.model import BaseDataPreprocessor
 from mmengine.structures import BaseDataElement
 
 from mmmae.registry import MODELS
+from .lazy_geometry import (apply_lazy_erasing, apply_lazy_geometry,
+                            lazy_params)
 
 __all__ = ['VideoMAEDataPreprocessor', 'set_sample_field']
 
@@ -42,7 +44,12 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
     output of mmaction's ``FormatShape('NCTHW')`` + ``PackActionInputs``; V
     views/clips per sample) or ``(C, T, H, W)``, or an already batched tensor
     ``(B, V, C, T, H, W)`` / ``(B, C, T, H, W)``. Views are flattened into the
-    batch, so the model sees ``(B*V, C, T, H, W)`` float32.
+    batch, so the model sees ``(B*V, C, T, H, W)`` float32. Samples packed by
+    :class:`~mmmae.datasets.transforms.PackLazyActionInputs` (uint8
+    ``(T, H, W, C)`` at the decoded size, crop / resize / flip only drawn)
+    are cropped, resized and flipped here, on the device, as one batch
+    (:func:`~mmmae.models.data_preprocessors.lazy_geometry.
+    apply_lazy_geometry`).
 
     Masks are read from ``data_samples[i].mask`` and ``.decoder_mask``
     (numpy or tensor, ``(N,)`` or ``(V, N)``; a ``(N,)`` mask is shared by all
@@ -116,7 +123,12 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
         inputs = data['inputs']
         data_samples = data.get('data_samples', None)
 
-        if isinstance(inputs, torch.Tensor):
+        lazy = lazy_params(data_samples)
+        if lazy:
+            batch = apply_lazy_geometry(list(inputs), lazy, self.device,
+                                        self._non_blocking)
+            apply_lazy_erasing(batch, lazy)
+        elif isinstance(inputs, torch.Tensor):
             batch = inputs
         else:
             batch = torch.stack(list(inputs))
@@ -131,18 +143,21 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
         if batch.shape[1] != self.mean.shape[1]:
             raise ValueError(f'inputs have {batch.shape[1]} channels, '
                              f'mean/std {self.mean.shape[1]}')
-        batch = self.normalize(batch)
+        # the lazy path's output is a fresh float tensor: normalise in place
+        batch = self.normalize(batch, inplace=bool(lazy))
 
         if data_samples is not None:
             data_samples = self._prepare_samples(
                 list(data_samples), num_views, batch.shape[0])
         return dict(inputs=batch, data_samples=data_samples)
 
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+    def normalize(self, x: torch.Tensor,
+                  inplace: bool = False) -> torch.Tensor:
         """``(x - mean) / std`` in 0-255 units.
 
         Args:
             x (Tensor): ``(B, C, T, H, W)`` uint8 or float.
+            inplace (bool): Overwrite a float ``x`` (the caller owns it).
 
         Returns:
             Tensor: ``(B, C, T, H, W)`` float (float32 unless a float input
@@ -153,6 +168,8 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
             # two full-size temporaries.
             x = x.float()
             return x.sub_(self.mean).div_(self.std)
+        if inplace:
+            return x.sub_(self.mean.to(x.dtype)).div_(self.std.to(x.dtype))
         if self.to_float32:
             x = x.float()
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)

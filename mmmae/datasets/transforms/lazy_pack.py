@@ -1,0 +1,148 @@
+# Copyright (c) mmmae contributors. All rights reserved.
+"""Pack a clip whose crop, resize and flip were only *drawn* on the CPU.
+
+MMAction2's geometric transforms have a ``lazy=True`` mode: they draw their
+random parameters exactly as usual but only record the result in
+``results['lazy']`` (the crop box in source pixels, the flip, the output
+size), leaving the frames untouched; ``mmaction.Fuse`` would then crop,
+resize and flip on the CPU. :class:`PackLazyActionInputs` takes the place of
+``Fuse`` + ``FormatShape`` + ``PackActionInputs``: it packs the decoded
+frames as they are (uint8 ``(T, H, W, C)``, no copy) with the recorded
+parameters, and the data preprocessor applies them to the whole batch on the
+device (:func:`mmmae.models.data_preprocessors.apply_lazy_geometry`).
+
+A worker then only decodes and draws numbers: crop, resize, flip, layout
+change, float conversion and normalisation leave the CPU.
+"""
+from typing import Dict, Sequence
+
+import numpy as np
+from mmaction.datasets.transforms import PackActionInputs
+from mmaction.datasets.transforms.processing import RandomErasing
+
+from mmmae.registry import TRANSFORMS
+
+__all__ = ['PackLazyActionInputs', 'LazyRandomErasing', 'LAZY_FIELD']
+
+# data-sample field holding the recorded geometry
+LAZY_FIELD = 'lazy_aug'
+_INTERPOLATIONS = ('bilinear', 'nearest', 'bicubic')
+
+
+@TRANSFORMS.register_module()
+class LazyRandomErasing(RandomErasing):
+    """MMAction2's ``RandomErasing`` for lazy pipelines: the box is drawn as
+    usual (same calls, on the output size the lazy transforms set) and
+    recorded; the device fills it after the crop, resize and flip.
+
+    Put it after the lazy geometric transforms and before
+    :class:`PackLazyActionInputs`. One box for all frames of a clip, as the
+    eager transform; the fill values (``mode``, ``fill_color``,
+    ``fill_std``: same distribution as the eager transform, drawn per
+    pixel of every frame) come from a device generator seeded by a number
+    drawn here, so a clip's erasing is a function of the sample's RNG state
+    (``PerSampleSeed``) like every other draw.
+
+    **Required Keys:** lazy, img_shape
+
+    **Modified Keys:** lazy (adds ``erase``: dict with ``box`` ``(top,
+    left, h, w)``, ``seed``, ``mode``, ``fill_color``, ``fill_std``)
+
+    Args:
+        See ``mmaction.datasets.transforms.RandomErasing``.
+    """
+
+    def transform(self, results: Dict) -> Dict:
+        """Record the erasing box of one clip (or none)."""
+        lazy = results.get('lazy')
+        if lazy is None:
+            raise KeyError(
+                'LazyRandomErasing: no lazy geometry in '
+                f'{results.get("filename", "<clip>")}; put it after the '
+                'lazy=True crop / resize / flip transforms (or use '
+                'RandomErasing in an eager pipeline)')
+        if self.random_disable():
+            return results
+        img_h, img_w = results['img_shape']
+        lazy['erase'] = dict(
+            box=tuple(int(v) for v in self.random_patch(img_h, img_w)),
+            seed=int(np.random.randint(2**31 - 1)),
+            mode=self.mode,
+            fill_color=tuple(float(c) for c in self.fill_color),
+            fill_std=None if self.fill_std is None else tuple(
+                float(c) for c in self.fill_std))
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackLazyActionInputs(PackActionInputs):
+    """``PackActionInputs`` for lazy geometric augmentation.
+
+    Use it after MMAction2 transforms with ``lazy=True`` (``MultiScaleCrop``,
+    ``RandomResizedCrop``, ``CenterCrop``, ``Resize``, ``Flip``) and without
+    ``Fuse`` / ``FormatShape``. The data preprocessor must apply the
+    geometry: :class:`~mmmae.models.VideoMAEDataPreprocessor` (pretraining)
+    or :class:`~mmmae.models.LazyAugActionDataPreprocessor` (fine-tuning).
+
+    **Required Keys:** imgs (``(T, H, W, C)`` uint8 array or list of
+    ``(H, W, C)`` frames), lazy (from the lazy transforms), img_shape (the
+    output size they set)
+
+    **Output:** ``inputs``: uint8 tensor ``(T, H, W, C)`` at the decoded
+    size (sharing memory with ``imgs`` when it is a contiguous array);
+    ``data_samples.lazy_aug``: dict with
+
+    - ``crop_bbox`` (np.ndarray): ``(4,)`` float ``left, top, right,
+      bottom`` in source pixels (rounded when applied, as ``Fuse`` does);
+    - ``flip`` (bool) and ``flip_direction`` (``'horizontal'`` /
+      ``'vertical'`` / None);
+    - ``out_shape`` (tuple): ``(h, w)`` after resizing;
+    - ``interpolation`` (str): ``'bilinear'`` unless a lazy ``Resize`` set
+      another;
+    - ``erase`` (dict | None): the box of :class:`LazyRandomErasing`.
+
+    Args:
+        algorithm_keys (Sequence[str]): As ``PackActionInputs``, e.g.
+            ``('mask', )`` for the pretraining masks.
+        meta_keys (Sequence[str]): As ``PackActionInputs``.
+    """
+
+    def __init__(self,
+                 algorithm_keys: Sequence[str] = (),
+                 meta_keys: Sequence[str] = ('img_shape', 'img_key',
+                                             'video_id', 'timestamp')
+                 ) -> None:
+        super().__init__(meta_keys=meta_keys, algorithm_keys=algorithm_keys)
+
+    def transform(self, results: Dict) -> Dict:
+        """Pack frames and geometry; see the class docstring."""
+        lazy = results.pop('lazy', None)
+        where = results.get('filename', '<clip>')
+        if lazy is None:
+            raise KeyError(
+                f'PackLazyActionInputs: {where} has no lazy geometry; set '
+                'lazy=True on the crop / resize / flip transforms before it '
+                '(or use FormatShape + PackActionInputs)')
+        imgs = results['imgs']
+        if not isinstance(imgs, np.ndarray):
+            imgs = np.stack(imgs)
+        if imgs.ndim != 4 or imgs.dtype != np.uint8:
+            raise ValueError(
+                f'PackLazyActionInputs: {where}: frames must be uint8 '
+                f'(T, H, W, C), got {imgs.dtype} {imgs.shape}')
+        interpolation = lazy.get('interpolation') or 'bilinear'
+        if interpolation not in _INTERPOLATIONS:
+            raise ValueError(
+                f'PackLazyActionInputs: interpolation {interpolation!r} is '
+                f'not available on the device; use one of {_INTERPOLATIONS}')
+        results['imgs'] = np.ascontiguousarray(imgs)
+        packed = super().transform(results)
+        packed['data_samples'].set_field(
+            dict(
+                crop_bbox=np.asarray(lazy['crop_bbox'], dtype=np.float64),
+                flip=bool(lazy['flip']),
+                flip_direction=lazy.get('flip_direction'),
+                out_shape=tuple(int(s) for s in results['img_shape']),
+                interpolation=interpolation,
+                erase=lazy.get('erase')), LAZY_FIELD)
+        return packed

@@ -206,17 +206,6 @@ def summarize(args, results: dict, times: dict) -> tuple:
     return summary, ok, lines
 
 
-def plot_probes(summary: dict, path: str) -> None:
-    """Both probes' curves of every encoder, one panel per probe."""
-    from mmmae.visualization.probe_curve import plot_probe_panels
-    panels = {}
-    for label, curves in summary['probes'].items():
-        for probe, curve in curves.items():
-            panels.setdefault(f'{probe} top-1 (%)', {})[label] = curve
-    if panels:
-        plot_probe_panels(panels, path, chance=summary['chance_top1'] / 100)
-
-
 def demo(args):
     """Data, both pretrainings, fine-tuning, summary, picture."""
     os.chdir(ROOT)
@@ -251,7 +240,10 @@ def demo(args):
                    osp.join(args.work_dir, 'cross_modal', 'metrics.json'))
     times['total'] = time.time() - t0
     summary, ok, lines = summarize(args, results, times)
-    plot_probes(summary, osp.join(args.work_dir, 'probe_curves.png'))
+    from mmmae.visualization.probe_curve import plot_probe_table
+    plot_probe_table(summary['probes'],
+                     osp.join(args.work_dir, 'probe_curves.png'),
+                     chance=summary['chance_top1'] / 100)
     out = report_summary(summary, lines, args.work_dir)
     print(f'[demo] summary: {out}')
     print(f'[demo] time: {format_times(times)}')

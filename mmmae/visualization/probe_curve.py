@@ -15,7 +15,8 @@ from mmmae.utils.run_logs import read_probe_curve, read_probe_curves
 
 __all__ = [
     'read_probe_curve', 'plot_probe_curve', 'plot_run_probe_curves',
-    'draw_probe_curves', 'plot_probe_panels', 'plot_study'
+    'draw_probe_curves', 'plot_probe_panels', 'plot_probe_table',
+    'plot_study'
 ]
 
 
@@ -154,6 +155,23 @@ def plot_probe_panels(panels: Mapping[str, Mapping[str, Dict[str, object]]],
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def plot_probe_table(probes: Mapping[str, Mapping[str, Dict[str, object]]],
+                     path: str,
+                     chance: Optional[float] = None) -> Optional[str]:
+    """:func:`plot_probe_panels` of the ``label -> probe -> curve`` table
+    that :func:`mmmae.apis.recipes.probe_table` reads: one panel per probe
+    (``'knn'``, ``'linear'``), one curve per label.
+
+    Returns:
+        str | None: ``path``, or None when no curve was logged.
+    """
+    panels: Dict[str, Dict[str, Dict[str, object]]] = {}
+    for label, curves in probes.items():
+        for probe, curve in curves.items():
+            panels.setdefault(f'{probe} top-1 (%)', {})[label] = curve
+    return plot_probe_panels(panels, path, chance) if panels else None
 
 
 def plot_study(results: Mapping[str, dict],

@@ -210,6 +210,9 @@ def test_clear_errors(clips):
                                     filename='clip.mp4'))
     with pytest.raises(KeyError, match='LazyRandomErasing: no lazy'):
         LazyRandomErasing()(dict(imgs=frames, img_shape=(48, 64)))
+    with pytest.raises(ValueError, match='num_clips=2; lazy augmentation'):
+        PackLazyActionInputs()(dict(_run(frames, _geometry('rrc', True), 0),
+                                    num_clips=2))
     a = PackLazyActionInputs()(_run(frames, _geometry('rrc', True), 0))
     b = PackLazyActionInputs()(_run(frames, _geometry('rrc', True,
                                                       out=(32, 32)), 1))

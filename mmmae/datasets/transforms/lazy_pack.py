@@ -123,6 +123,12 @@ class PackLazyActionInputs(PackActionInputs):
                 f'PackLazyActionInputs: {where} has no lazy geometry; set '
                 'lazy=True on the crop / resize / flip transforms before it '
                 '(or use FormatShape + PackActionInputs)')
+        if results.get('num_clips', 1) > 1:
+            raise ValueError(
+                f'PackLazyActionInputs: {where} has num_clips='
+                f'{results["num_clips"]}; lazy augmentation packs one clip '
+                'per sample (use num_repeats for several views of a video, '
+                'or FormatShape + PackActionInputs for multi-clip testing)')
         imgs = results['imgs']
         if not isinstance(imgs, np.ndarray):
             imgs = np.stack(imgs)

@@ -119,22 +119,17 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     """Entry point; returns the exit status (0 ok, 2 usage error)."""
-    try:
-        args = parse_args(argv)
-    except SystemExit as e:  # argparse: --help (0) or a bad option (2)
-        return int(e.code or 0)
-    from mmmae.apis import InputError, visualize_multimae
-    from mmmae.utils.cli import run_cli
-    return run_cli(
-        lambda: visualize_multimae(
+    from mmmae.apis import visualize_multimae
+    from mmmae.utils.cli import run_input_tool
+    return run_input_tool(
+        parse_args, argv,
+        lambda args: visualize_multimae(
             args.config, args.checkpoint, args.input, args.out,
             visible=args.visible, num_visible=args.num_visible,
             seed=args.seed, mask_file=args.mask_file,
             max_images=args.max_images, device=args.device,
             cfg_options=args.cfg_options),
-        (InputError, FileNotFoundError),
-        status=2,
-        prefix=f'{TAG} error: ')
+        TAG)
 
 
 if __name__ == '__main__':

@@ -66,22 +66,17 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     """Entry point; returns the exit status (0 ok, 2 usage error)."""
-    try:
-        args = parse_args(argv)
-    except SystemExit as e:  # argparse: --help (0) or a bad option (2)
-        return int(e.code or 0)
-    from mmmae.apis import InputError, visualize_multimodal_video
-    from mmmae.utils.cli import run_cli
-    return run_cli(
-        lambda: visualize_multimodal_video(
+    from mmmae.apis import visualize_multimodal_video
+    from mmmae.utils.cli import run_input_tool
+    return run_input_tool(
+        parse_args, argv,
+        lambda args: visualize_multimodal_video(
             args.config, args.checkpoint, args.data_root, args.out,
             split=args.split, visible=args.visible,
             max_clips=args.max_clips, frames_shown=args.frames,
             seed=args.seed, device=args.device,
             cfg_options=args.cfg_options),
-        (InputError, FileNotFoundError),
-        status=2,
-        prefix=f'{TAG} error: ')
+        TAG)
 
 
 if __name__ == '__main__':

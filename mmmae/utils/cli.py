@@ -44,6 +44,31 @@ def run_cli(work: Callable[[], Optional[int]],
     return result if isinstance(result, int) else 0
 
 
+def run_input_tool(parse_args: Callable, argv: Optional[list],
+                   work: Callable, tag: str) -> int:
+    """The ``main`` of a tool that reads inputs a user names (configs,
+    checkpoints, data): argparse's own exits become the exit status (0 for
+    ``--help``, 2 for a bad option), and an ``InputError`` or a missing file
+    prints one ``{tag} error: ...`` line and returns 2.
+
+    Args:
+        parse_args: The tool's parser, called with ``argv``.
+        argv: The command line (None: ``sys.argv[1:]``).
+        work: Called with the parsed arguments.
+        tag: The tool's log prefix, e.g. ``'[visualize]'``.
+
+    Returns:
+        int: The exit status.
+    """
+    try:
+        args = parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    from mmmae.apis import InputError
+    return run_cli(lambda: work(args), (InputError, FileNotFoundError),
+                   status=2, prefix=f'{tag} error: ')
+
+
 def add_device_and_cfg_options(parser) -> None:
     """Add the ``--device`` and ``--cfg-options`` options every tool that
     builds a model from a config takes."""

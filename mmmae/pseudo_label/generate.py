@@ -149,11 +149,11 @@ def _video_shape(path: str,
                  backend: str = 'pyav') -> Optional[Tuple[int, int, int]]:
     """``(T, H, W)`` of a video as the training pipeline opens it (``T``
     from the reader, ``H, W`` from frame 0); None when unreadable."""
-    from mmmae.datasets.transforms import VideoDecode, VideoInit
+    from mmmae.datasets.transforms import VideoInit, read_frames
     try:
         opened = VideoInit(backend=backend)(dict(filename=path))
-        first = VideoDecode._read(opened['video_reader'],
-                                  np.zeros(1, dtype=np.int64))
+        first, _ = read_frames(opened['video_reader'],
+                               np.zeros(1, dtype=np.int64))
     except Exception:  # noqa: BLE001  (any open or decode failure)
         return None
     return (int(opened['total_frames']), ) + tuple(first.shape[1:3])
@@ -627,7 +627,7 @@ def _label_video(run: _LabelRun, labeler, path: str, rel: str,
     when it cannot be decoded or labelled (recorded as failed)."""
     from mmengine.logging import print_log
 
-    from mmmae.datasets.transforms import VideoDecode, VideoInit
+    from mmmae.datasets.transforms import VideoInit, read_frames
     num = size[0]
     labels = None
     for start in range(0, num, _VIDEO_CHUNK):
@@ -636,7 +636,7 @@ def _label_video(run: _LabelRun, labeler, path: str, rel: str,
             if start == 0:
                 reader = VideoInit(backend=backend)(dict(filename=path))[
                     'video_reader']
-            frames = VideoDecode._read(reader, inds)
+            frames, _ = read_frames(reader, inds)
         except Exception as e:  # noqa: BLE001  (any decoder error)
             print_log(f'cannot decode frames {inds[0]}..{inds[-1]} of '
                       f'{path}: {e}', logger='current', level=30)

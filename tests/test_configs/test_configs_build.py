@@ -125,8 +125,13 @@ def test_pipeline_builds_and_runs(path, video_dir):
     for s in samples:
         inputs = s['inputs']
         assert inputs.dtype == torch.uint8
-        if 'PackLazyActionInputs' in pipeline:  # -devaug-: frames as decoded
-            assert tuple(inputs.shape) == (clip_len, 48, 64, 3)
+        if 'PackLazyActionInputs' in pipeline:  # -devaug-: the crop box
+            crop_h, crop_w = inputs.shape[1:3]
+            assert inputs.shape[0] == clip_len and inputs.shape[3] == 3
+            assert crop_h <= 48 and crop_w <= 64
+            assert s['data_samples'].lazy_aug['crop_bbox'].tolist() == [
+                0, 0, crop_w, crop_h
+            ]
             inputs = apply_lazy_geometry([inputs],
                                          [s['data_samples'].lazy_aug],
                                          torch.device('cpu'))

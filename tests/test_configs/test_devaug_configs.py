@@ -56,6 +56,12 @@ def test_devaug_is_the_parent_with_lazy_augmentation(path):
     parent = Config.fromfile(path.replace('-devaug', ''))
     got = [dict(t) for t in cfg.train_dataloader.dataset.pipeline]
     want = _expected(parent.train_dataloader.dataset.pipeline)
+    # the K400 pretraining recipe also bounds the decoded short side, so
+    # raw (not pre-resized) videos do not flood the GPU feed
+    bounds = [t.pop('max_short_side', None) for t in got
+              if _name(t) == 'VideoDecode']
+    k400_pretrain = osp.basename(path).startswith('videomae_vit-base')
+    assert bounds == ([320] if k400_pretrain else [None] * len(bounds))
     for t in got + want:
         if t.get('algorithm_keys') == ():
             del t['algorithm_keys']  # the default

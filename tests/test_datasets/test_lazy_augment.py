@@ -68,12 +68,25 @@ def test_same_draws_and_pixels_as_the_eager_transforms(clips, kind):
         assert eager['img_shape'] == lazy['img_shape'] == (40, 40)
         assert lazy['lazy']['flip'] == eager['flip']
         flips.add(eager['flip'])
+        whole = PackLazyActionInputs(crop=False)(copy.deepcopy(lazy))
         packed = PackLazyActionInputs()(lazy)
         assert packed['inputs'].dtype == torch.uint8
-        assert tuple(packed['inputs'].shape) == frames.shape  # as decoded
+        assert tuple(whole['inputs'].shape) == frames.shape  # as decoded
+        # the worker ships the rounded crop box only
+        left, top, right, bottom = np.round(
+            whole['data_samples'].lazy_aug['crop_bbox']).astype(int)
+        assert tuple(packed['inputs'].shape) == (8, bottom - top,
+                                                 right - left, 3)
         params = packed['data_samples'].lazy_aug
         ours = apply_lazy_geometry([packed['inputs']], [params], CPU)
         assert ours.shape == (1, 3, 8, 40, 40)
+        # cutting in the worker changes only the float32 rounding of the grid
+        torch.testing.assert_close(
+            ours,
+            apply_lazy_geometry([whole['inputs']],
+                                [whole['data_samples'].lazy_aug], CPU),
+            rtol=0,
+            atol=1e-3)
         ref = np.stack(eager['imgs']).astype(np.float32)
         diff = np.abs(ours[0].permute(1, 2, 3, 0).numpy() - ref)
         worst = max(worst, float(diff.max()))
@@ -220,10 +233,12 @@ def test_clear_errors(clips):
         apply_lazy_geometry([a['inputs'], b['inputs']],
                             [a['data_samples'].lazy_aug,
                              b['data_samples'].lazy_aug], CPU)
-    bad = dict(a['data_samples'].lazy_aug, crop_bbox=np.array([0, 0, 99,
-                                                               40.]))
+    whole = PackLazyActionInputs(crop=False)(
+        _run(frames, _geometry('rrc', True), 0))
+    bad = dict(whole['data_samples'].lazy_aug,
+               crop_bbox=np.array([0, 0, 99, 40.]))
     with pytest.raises(ValueError, match='not inside its 64x48 frames'):
-        apply_lazy_geometry([a['inputs']], [bad], CPU)
+        apply_lazy_geometry([whole['inputs']], [bad], CPU)
     pre = VideoMAEDataPreprocessor()
     with pytest.raises(ValueError, match=r'data samples \[1\] have no'):
         pre(dict(inputs=[a['inputs'], a['inputs']],

@@ -526,9 +526,6 @@ def test_cache_frames_tool(h264, tmp_path, capsys):
 def test_unsorted_distinct_indices_keep_their_order(tmp_path):
     """Two test clips give distinct but unsorted frame indices (0..28 then
     11..39): each frame must come back where its index stands."""
-    import numpy as np
-
-    from mmmae.datasets.transforms.video_decode import VideoDecode
     frames = np.stack([np.full((4, 4, 3), i, np.uint8) for i in range(40)])
 
     class Reader:
@@ -536,5 +533,102 @@ def test_unsorted_distinct_indices_keep_their_order(tmp_path):
             return frames[np.asarray(inds)]
 
     inds = np.concatenate([np.arange(0, 29, 4), np.arange(11, 40, 4)])
-    out = VideoDecode._read(Reader(), inds)
-    assert out[:, 0, 0, 0].tolist() == inds.tolist()
+    out, shape = video_decode.read_frames(Reader(), inds)
+    assert out[:, 0, 0, 0].tolist() == inds.tolist() and shape == (4, 4)
+
+
+@pytest.mark.parametrize('shape,bound', [((240, 320), 224), ((720, 1280), 320),
+                                         ((1080, 1920), 256), ((101, 77), 50),
+                                         ((96, 128), 96)])
+def test_bounded_size_is_the_size_of_mmaction_resize(shape, bound):
+    from mmaction.datasets.transforms import Resize
+    out = Resize(scale=(-1, bound))(dict(imgs=[np.zeros(shape + (3, ),
+                                                        np.uint8)],
+                                         img_shape=shape))
+    assert video_decode.bounded_size(*shape, bound) == out['img_shape']
+    assert video_decode.bounded_size(*shape, None) == shape
+    assert video_decode.bounded_size(*shape, max(shape)) == shape  # no upscale
+
+
+@pytest.fixture(scope='module')
+def h264_96x128(tmp_path_factory):
+    path = write_h264(tmp_path_factory.mktemp('big') / 'big.mp4',
+                      num_frames=30, size=(96, 128))
+    return path, sequential_decode(path)
+
+
+@pytest.mark.parametrize('backend', ['pyav', 'decord'])
+def test_decode_bounds_the_short_side(h264_96x128, backend):
+    """Frames come area-downsampled to the bound: decord's exactly as cv2's
+    INTER_AREA of the full frames; PyAV's (swscale scales the luma and the
+    subsampled chroma planes, then converts) with the same luma and chroma
+    edges a few levels off."""
+    import cv2
+    from mmaction.datasets.transforms import SampleFrames
+    path, full = h264_96x128
+    out = _load([VideoInit(backend=backend),
+                 SampleFrames(clip_len=8, frame_interval=3),
+                 VideoDecode(max_short_side=48)], path, seed=1)
+    assert out['video_backend'] == backend
+    assert out['imgs'].shape == (8, 48, 64, 3)
+    assert out['img_shape'] == (48, 64)
+    assert out['original_shape'] == (96, 128)
+    ref = video_decode.bound_short_side(full[out['frame_inds']], 48)
+    diff = np.abs(out['imgs'].astype(int) - ref)
+    if backend == 'decord':
+        assert diff.max() == 0
+    else:
+        def luma(frames):
+            return np.stack([
+                cv2.cvtColor(f, cv2.COLOR_RGB2YUV)[..., 0] for f in frames
+            ]).astype(int)
+
+        assert np.abs(luma(out['imgs']) - luma(ref)).mean() < 1
+        assert diff.mean() < 8, diff.mean()
+        # not a crop or a shift: far from the frames of another time
+        other = video_decode.bound_short_side(full[out['frame_inds'] - 1],
+                                              48)
+        assert diff.mean() < 0.5 * np.abs(out['imgs'].astype(int) -
+                                          other).mean()
+
+
+def test_bound_above_the_short_side_is_a_no_op(h264_96x128):
+    path, full = h264_96x128
+    inds = np.array([3, 17, 29, 0])
+    for bound in (96, 500):
+        reader = PyAVSeekReader(path)
+        np.testing.assert_array_equal(
+            reader.get_batch(inds, max_short_side=bound), full[inds])
+    assert reader.source_shape == (96, 128)
+    with pytest.raises(ValueError, match='max_short_side'):
+        VideoDecode(max_short_side=0)
+
+
+def test_bounded_decode_on_the_device_path(h264_96x128):
+    """With the bound, the lazy transforms draw their boxes on the bounded
+    frames and the device applies them as the eager transforms do."""
+    import torch
+    from mmaction.datasets.transforms import (MultiScaleCrop, Resize,
+                                              SampleFrames)
+
+    from mmmae.datasets.transforms import PackLazyActionInputs
+    from mmmae.models.data_preprocessors import apply_lazy_geometry
+    path, _ = h264_96x128
+
+    def pipeline(lazy):
+        tail = [PackLazyActionInputs(crop=False)] if lazy else []
+        return [VideoInit(backend='pyav'),
+                SampleFrames(clip_len=4, frame_interval=2),
+                VideoDecode(max_short_side=48),
+                MultiScaleCrop(32, scales=(1, .875, .75), lazy=lazy),
+                Resize(scale=(24, 24), keep_ratio=False, lazy=lazy)] + tail
+
+    eager = _load(pipeline(False), path, seed=5)
+    packed = _load(pipeline(True), path, seed=5)
+    sample = packed['data_samples']
+    assert tuple(packed['inputs'].shape) == (4, 48, 64, 3)
+    out = apply_lazy_geometry([packed['inputs']], [sample.lazy_aug],
+                              torch.device('cpu'))
+    got = out[0].permute(1, 2, 3, 0).round().clamp(0, 255).numpy()
+    diff = np.abs(got - np.stack(eager['imgs']).astype(np.float32))
+    assert diff.max() <= 1, diff.max()

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import REPO_ROOT, random_video, run_tool, write_mp4
-from mmmae.datasets.transforms import NpzFrames, VideoDecode, VideoInit
+from mmmae.datasets.transforms import NpzFrames, VideoInit, read_frames
 from mmmae.pseudo_label import (MMSegSemSegLabeler, build_mmseg_model,
                                 generate_pseudo_labels, is_valid_frames)
 from mmmae.pseudo_label import generate as gen
@@ -51,8 +51,8 @@ def decoded(root, rel):
     """All frames of a video, as the training pipeline decodes them."""
     opened = VideoInit(backend='pyav')(
         dict(filename=osp.join(root, 'train', 'rgb', rel)))
-    return VideoDecode._read(opened['video_reader'],
-                             np.arange(opened['total_frames']))
+    return read_frames(opened['video_reader'],
+                       np.arange(opened['total_frames']))[0]
 
 
 def test_semseg_npz_manifest_and_resume(setup):

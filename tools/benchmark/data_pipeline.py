@@ -56,7 +56,13 @@ imports and dataset construction.
 
 Per stage: ``--stage-variants`` also run in process with every transform
 timed, giving CPU ms per clip for read (container open), decode (sampling,
-demux, decode), augment, convert (layout, tensors) and collate.
+demux, decode), augment, convert (layout, tensors) and collate, and the
+MiB of frames a worker ships per clip. The clips ``ours-devaug`` decoded
+are then decoded once more with a bare PyAV loop that does only what any
+frame-exact reader must (every reference frame from the keyframe to the
+last wanted frame, the wanted ones; packets demuxed beforehand, no RGB
+conversion): that floor bounds the ratio any reader of these files can
+reach against ``mma-decord``.
 
 DataLoader: the main variants also run through one real
 ``torch.utils.data.DataLoader`` (2 workers, batch 8 clips, persistent
@@ -81,7 +87,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -376,19 +382,28 @@ def time_variants(datasets: Dict[str, object], rounds: int,
 
 
 class _Timed:
-    """A pipeline transform that adds its CPU time to a stage."""
+    """A pipeline transform that adds its CPU time to a stage (and, given
+    ``records``, notes which frames of which file a decode step read)."""
 
-    def __init__(self, transform, stage: str, acc: Dict[str, float]):
+    def __init__(self, transform, stage: str, acc: Dict[str, float],
+                 records: Optional[list] = None):
         self.transform, self.stage, self.acc = transform, stage, acc
+        self.records = records
 
     def __call__(self, results):
         c0 = time.process_time()
         out = self.transform(results)
         self.acc[self.stage] += time.process_time() - c0
+        if self.records is not None and out.get('imgs') is not None:
+            self.records.append(
+                (out['filename'], np.asarray(out['frame_inds']).copy()))
         return out
 
 
-def stage_breakdown(spec: dict, samples: int, batch: int = 8) -> dict:
+def stage_breakdown(spec: dict,
+                    samples: int,
+                    batch: int = 8,
+                    records: Optional[list] = None) -> dict:
     """CPU ms per delivered clip in each stage of one variant, in process
     (``load_timeout=None``: the loading stage runs here, not in a helper).
 
@@ -396,18 +411,23 @@ def stage_breakdown(spec: dict, samples: int, batch: int = 8) -> dict:
     augment (crops, resize, flip, masks, RandAugment), convert
     (``FormatShape``, packing to tensors) and collate (``pseudo_collate``
     of ``batch`` clips, what the DataLoader worker does last).
+    ``records`` (a list) receives ``(file, frame_inds)`` of every decode.
+    Also ``shipped_mb``: MiB of packed frames per clip.
     """
     if spec['type'].startswith('mmmae.'):
         spec = dict(spec, load_timeout=None)
     ds = build(spec)
     acc = {k: 0.0 for k in STAGES}
     ds.pipeline.transforms = [
-        _Timed(t, _STAGE_OF.get(type(t).__name__, 'augment'), acc)
+        _Timed(t, _STAGE_OF.get(type(t).__name__, 'augment'), acc,
+               records if type(t).__name__ == 'VideoDecode' else None)
         for t in ds.pipeline.transforms
     ]
     run_samples(ds, 1, 0)  # warm-up
     for k in acc:
         acc[k] = 0.0
+    if records is not None:
+        records.clear()
     seed_all(7)
     packed = []
     for i in range(samples):
@@ -418,7 +438,77 @@ def stage_breakdown(spec: dict, samples: int, batch: int = 8) -> dict:
         c0 = time.process_time()
         flat_collate(packed[i:i + batch])
         acc['collate'] += time.process_time() - c0
-    return {k: 1e3 * v / clips for k, v in acc.items()}
+    out = {k: 1e3 * v / clips for k, v in acc.items()}
+    # what a worker hands on per clip (shared memory, then host to device)
+    out['shipped_mb'] = sum(p['inputs'].numel() * p['inputs'].element_size()
+                            for p in packed) / clips / 2**20
+    return out
+
+
+def decode_floor(records: list) -> Dict[str, float]:
+    """Lower bounds, CPU ms per decoded clip, of what any frame-exact reader
+    of these clips spends: opening the container, and decoding every
+    reference frame from the keyframe before each clip up to its last
+    wanted frame plus the wanted frames themselves (non-reference frames
+    that are not wanted are skipped). The packets are demuxed beforehand
+    (untimed) and nothing is converted to RGB.
+
+    Args:
+        records (list): ``(file, frame_inds)`` of the clips.
+    """
+    import av
+
+    from mmmae.datasets.transforms.video_decode import PyAVSeekReader
+    open_s = decode_s = 0.0
+    for path, inds in records:
+        index = PyAVSeekReader(path)  # presentation order and keyframes
+        want = set(index._pts[np.unique(inds)].tolist())
+        keys = {index._keyframe_before(p) for p in want}
+        index.close()
+        c0 = time.process_time()
+        container = av.open(path)
+        stream = container.streams.video[0]
+        open_s += time.process_time() - c0
+        stream.thread_count = 1
+        packets = [p for p in container.demux(stream) if p.size]
+        ctx = stream.codec_context
+        # one pass per keyframe the clip needs, as a seeking reader makes
+        for key in sorted(keys):
+            first = next(i for i, p in enumerate(packets) if p.pts == key)
+            todo = {p for p in want if index._keyframe_before(p) == key}
+            run = []
+            for p in packets[first:]:
+                run.append((p, p.pts not in todo))
+                todo.discard(p.pts)
+                if not todo:
+                    break
+            c0 = time.process_time()
+            ctx.flush_buffers()
+            for packet, skip in run:
+                ctx.skip_frame = 'NONREF' if skip else 'DEFAULT'
+                ctx.decode(packet)
+            ctx.decode(None)
+            decode_s += time.process_time() - c0
+        container.close()
+    n = len(records)
+    return dict(open=1e3 * open_s / n, decode=1e3 * decode_s / n)
+
+
+def fmt_floor(floor: Dict[str, float], stages: Dict[str, dict]) -> str:
+    """The floor, and the most any exact reader could gain on these files
+    against the baseline's per-stage total."""
+    base = stages.get(BASELINE)
+    cost = floor['open'] + floor['decode']
+    line = (f'\nexact-decode floor on the same clips (container open '
+            f'{floor["open"]:.1f} + decode {floor["decode"]:.1f} ms, no '
+            'conversion, no augmentation): ')
+    if not base:
+        return line + f'{cost:.1f} ms per decoded clip'
+    total = sum(base[k] for k in STAGES)
+    return line + (f'{cost:.1f} ms per decoded clip, so at most '
+                   f'{total / cost:.2f}x against {BASELINE} ({total:.1f} ms) '
+                   f'with one clip per decode, {2 * total / cost:.2f}x with '
+                   'two (num_repeats=2)')
 
 
 def device_side_cpu_ms(ds, batch: int = 8) -> float:
@@ -446,14 +536,15 @@ def fmt_stages(stages: Dict[str, dict]) -> str:
     lines = ['\nCPU ms per delivered clip by stage (in process, '
              'load_timeout=None):\n',
              '| variant | ' + ' | '.join(STAGES) +
-             ' | total | vs mma-decord |',
-             '|---' * (len(STAGES) + 3) + '|']
+             ' | total | vs mma-decord | shipped MiB/clip |',
+             '|---' * (len(STAGES) + 4) + '|']
     for name, st in stages.items():
         total = sum(st[k] for k in STAGES)
         ratio = (f'{sum(base[k] for k in STAGES) / total:.2f}x'
                  if base else '-')
         lines.append(f'| {name} | ' + ' | '.join(
-            f'{st[k]:.1f}' for k in STAGES) + f' | {total:.1f} | {ratio} |')
+            f'{st[k]:.1f}' for k in STAGES) +
+            f' | {total:.1f} | {ratio} | {st["shipped_mb"]:.2f} |')
     return '\n'.join(lines)
 
 
@@ -668,22 +759,28 @@ def main(argv=None) -> int:
                     loader[name] = loader_rate(datasets[name], 8,
                                                args.loader_batches,
                                                args.workers, 0)
-        stages, device_ms = {}, None
+        stages, device_ms, floor = {}, None, None
         if not args.no_stages:
+            records = []
             for name in args.stage_variants:
                 if name in specs:
-                    stages[name] = stage_breakdown(specs[name],
-                                                   args.stage_samples)
+                    stages[name] = stage_breakdown(
+                        specs[name], args.stage_samples,
+                        records=records if name == 'ours-devaug' else None)
+            if records:
+                floor = decode_floor(records)
             if 'ours-devaug' in datasets:
                 device_ms = device_side_cpu_ms(datasets['ours-devaug'])
         results['res'][res] = dict(
             stats=stats, memory=mem, loader=loader, stages=stages,
-            devaug_preprocessor_cpu_ms=device_ms,
+            devaug_preprocessor_cpu_ms=device_ms, decode_floor=floor,
             cache_build_s=cache_s, videos=args.num_videos)
         print(fmt_table(res, stats, mem, loader), flush=True)
         print(guard_summary(stats), flush=True)
         if stages:
             print(fmt_stages(stages), flush=True)
+        if floor:
+            print(fmt_floor(floor, stages), flush=True)
         if device_ms is not None:
             print(f'ours-devaug leaves {device_ms:.1f} ms per clip (crop, '
                   'resize, normalise of a batch of 8 on 1 CPU thread) to '

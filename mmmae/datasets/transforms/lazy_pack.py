@@ -11,10 +11,13 @@ frames as they are (uint8 ``(T, H, W, C)``, no copy) with the recorded
 parameters, and the data preprocessor applies them to the whole batch on the
 device (:func:`mmmae.models.data_preprocessors.apply_lazy_geometry`).
 
-A worker then only decodes and draws numbers: crop, resize, flip, layout
-change, float conversion and normalisation leave the CPU.
+A worker then only decodes and draws numbers: resize, flip, layout
+change, float conversion and normalisation leave the CPU. The one thing it
+does to the pixels is keep the crop box (a slice, then a copy of what is
+kept): everything outside it would cross the DataLoader's shared memory and
+the host-to-device copy only to be ignored.
 """
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 from mmaction.datasets.transforms import PackActionInputs
@@ -27,6 +30,21 @@ __all__ = ['PackLazyActionInputs', 'LazyRandomErasing', 'LAZY_FIELD']
 # data-sample field holding the recorded geometry
 LAZY_FIELD = 'lazy_aug'
 _INTERPOLATIONS = ('bilinear', 'nearest', 'bicubic')
+
+
+def _cut_to_box(imgs: np.ndarray,
+                crop_bbox: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``(T, h, w, C)`` view of the rounded box and the box in its pixels;
+    the inputs unchanged when the box is the whole frame or does not fit
+    (the data preprocessor reports a box that does not fit)."""
+    left, top, right, bottom = np.round(crop_bbox).astype(np.int64).tolist()
+    height, width = imgs.shape[1:3]
+    if not (0 <= left < right <= width and 0 <= top < bottom <= height):
+        return imgs, crop_bbox
+    if (left, top, right, bottom) == (0, 0, width, height):
+        return imgs, crop_bbox
+    box = np.array([0, 0, right - left, bottom - top], dtype=np.float64)
+    return imgs[:, top:bottom, left:right], box
 
 
 @TRANSFORMS.register_module()
@@ -88,12 +106,14 @@ class PackLazyActionInputs(PackActionInputs):
     ``(H, W, C)`` frames), lazy (from the lazy transforms), img_shape (the
     output size they set)
 
-    **Output:** ``inputs``: uint8 tensor ``(T, H, W, C)`` at the decoded
-    size (sharing memory with ``imgs`` when it is a contiguous array);
-    ``data_samples.lazy_aug``: dict with
+    **Output:** ``inputs``: uint8 tensor ``(T, H, W, C)``: the frames cut
+    to the crop box (rounded as ``Fuse`` rounds it), or, with
+    ``crop=False``, at the decoded size (sharing memory with ``imgs`` when
+    it is a contiguous array); ``data_samples.lazy_aug``: dict with
 
     - ``crop_bbox`` (np.ndarray): ``(4,)`` float ``left, top, right,
-      bottom`` in source pixels (rounded when applied, as ``Fuse`` does);
+      bottom`` in the pixels of ``inputs`` (rounded when applied, as
+      ``Fuse`` does; the whole of ``inputs`` after the cut);
     - ``flip`` (bool) and ``flip_direction`` (``'horizontal'`` /
       ``'vertical'`` / None);
     - ``out_shape`` (tuple): ``(h, w)`` after resizing;
@@ -105,14 +125,18 @@ class PackLazyActionInputs(PackActionInputs):
         algorithm_keys (Sequence[str]): As ``PackActionInputs``, e.g.
             ``('mask', )`` for the pretraining masks.
         meta_keys (Sequence[str]): As ``PackActionInputs``.
+        crop (bool): Cut the frames to the crop box here. The device output
+            is the same either way; the cut saves the copies and transfers
+            of the pixels outside the box. Defaults to True.
     """
 
     def __init__(self,
                  algorithm_keys: Sequence[str] = (),
                  meta_keys: Sequence[str] = ('img_shape', 'img_key',
-                                             'video_id', 'timestamp')
-                 ) -> None:
+                                             'video_id', 'timestamp'),
+                 crop: bool = True) -> None:
         super().__init__(meta_keys=meta_keys, algorithm_keys=algorithm_keys)
+        self.crop = crop
 
     def transform(self, results: Dict) -> Dict:
         """Pack frames and geometry; see the class docstring."""
@@ -141,11 +165,14 @@ class PackLazyActionInputs(PackActionInputs):
             raise ValueError(
                 f'PackLazyActionInputs: interpolation {interpolation!r} is '
                 f'not available on the device; use one of {_INTERPOLATIONS}')
+        crop_bbox = np.asarray(lazy['crop_bbox'], dtype=np.float64)
+        if self.crop:
+            imgs, crop_bbox = _cut_to_box(imgs, crop_bbox)
         results['imgs'] = np.ascontiguousarray(imgs)
         packed = super().transform(results)
         packed['data_samples'].set_field(
             dict(
-                crop_bbox=np.asarray(lazy['crop_bbox'], dtype=np.float64),
+                crop_bbox=crop_bbox,
                 flip=bool(lazy['flip']),
                 flip_direction=lazy.get('flip_direction'),
                 out_shape=tuple(int(s) for s in results['img_shape']),

@@ -34,7 +34,7 @@ opened by path (no copy).
 """
 import io
 import os.path as osp
-from typing import BinaryIO, Dict, Optional, Union
+from typing import BinaryIO, Dict, Optional, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -43,7 +43,7 @@ from mmmae.registry import TRANSFORMS
 
 __all__ = [
     'PyAVSeekReader', 'NpyFrameReader', 'VideoInit', 'VideoDecode',
-    'FrameCacheInit'
+    'FrameCacheInit', 'bounded_size', 'bound_short_side', 'read_frames'
 ]
 
 _BACKENDS = ('auto', 'decord', 'pyav', 'npy')
@@ -52,6 +52,47 @@ _BACKENDS = ('auto', 'decord', 'pyav', 'npy')
 #: none (FFmpeg derives them from the packet order, so with B-frames they do
 #: not say which frame a packet shows).
 _NO_PTS_FORMATS = frozenset({'avi'})
+
+
+def bounded_size(height: int, width: int,
+                 max_short_side: Optional[int]) -> Tuple[int, int]:
+    """``(H', W')`` of a frame whose short side is brought down to
+    ``max_short_side``, aspect kept.
+
+    Rounds as MMAction2's ``Resize(scale=(-1, max_short_side))`` (mmcv's
+    ``rescale_size``), so a bounded decode and that transform give frames
+    of the same size. Frames already within the bound keep their size.
+
+    Args:
+        height (int): source height.
+        width (int): source width.
+        max_short_side (int, optional): the bound; None for no bound.
+
+    Returns:
+        tuple[int, int]: the output height and width.
+    """
+    short = min(height, width)
+    if max_short_side is None or short <= max_short_side:
+        return height, width
+    scale = max_short_side / short
+    return int(height * scale + 0.5), int(width * scale + 0.5)
+
+
+def bound_short_side(frames: np.ndarray,
+                     max_short_side: Optional[int]) -> np.ndarray:
+    """Area-downsample ``(T, H, W, 3)`` frames to a short side of at most
+    ``max_short_side`` (cv2 ``INTER_AREA``: averages, so no aliasing)."""
+    height, width = frames.shape[1:3]
+    out_h, out_w = bounded_size(height, width, max_short_side)
+    if (out_h, out_w) == (height, width):
+        return frames
+    import cv2
+    out = np.empty((len(frames), out_h, out_w, frames.shape[3]),
+                   dtype=frames.dtype)
+    for i, frame in enumerate(frames):
+        cv2.resize(frame, (out_w, out_h), dst=out[i],
+                   interpolation=cv2.INTER_AREA)
+    return out
 
 
 class _SeekMissed(Exception):
@@ -89,6 +130,10 @@ class PyAVSeekReader:
     return other frames. A reader also turns sequential when a seek lands
     elsewhere than on the keyframe it asked for (MPEG-TS seeks by byte
     position).
+
+    ``get_batch(inds, max_short_side=B)`` converts the frames to RGB and
+    area-downsamples them to a short side of at most ``B`` in one swscale
+    call, which costs less than the conversion at full size alone.
 
     Args:
         path (str | BinaryIO): local video file, or a seekable binary file
@@ -172,12 +217,37 @@ class PyAVSeekReader:
         i = int(np.searchsorted(self._key_pts, pts, side='right')) - 1
         return int(self._key_pts[max(i, 0)])
 
-    def get_batch(self, inds) -> np.ndarray:
+    @property
+    def source_shape(self) -> Tuple[int, int]:
+        """``(H, W)`` of the video stream's frames."""
+        ctx = self._stream.codec_context
+        return int(ctx.height), int(ctx.width)
+
+    def _rgb(self, frame, max_short_side: Optional[int]) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB array of a decoded frame, bounded."""
+        height, width = bounded_size(frame.height, frame.width,
+                                     max_short_side)
+        if (height, width) == (frame.height, frame.width):
+            rgb = self._reformatter.reformat(frame, format='rgb24')
+        else:
+            rgb = self._reformatter.reformat(
+                frame,
+                width=width,
+                height=height,
+                format='rgb24',
+                interpolation='AREA')
+        return rgb.to_ndarray()
+
+    def get_batch(self,
+                  inds,
+                  max_short_side: Optional[int] = None) -> np.ndarray:
         """Decode the frames at ``inds`` (any order, repeats allowed).
 
         Args:
             inds (Sequence[int] | np.ndarray): frame indices in
                 ``[0, len(self))``.
+            max_short_side (int, optional): area-downsample frames whose
+                short side is longer (size as :func:`bounded_size`).
 
         Returns:
             np.ndarray: ``(len(inds), H, W, 3)`` uint8 RGB frames.
@@ -194,8 +264,9 @@ class PyAVSeekReader:
                              f'[0, {len(self)}): {inds.min()}..{inds.max()}')
         uniq = np.unique(inds)
         frames: Dict[int, np.ndarray] = {}
+        bound = max_short_side  # the helpers' name for it
         if self.sequential:
-            self._decode_from_start(uniq, frames)
+            self._decode_from_start(uniq, frames, bound)
             return self._gather(inds, uniq, frames)
         want_pts = self._pts[uniq]
         start = 0
@@ -210,14 +281,14 @@ class PyAVSeekReader:
                         int(want_pts[end])) == key):
                     end += 1
                 self._decode_run(key, uniq[start:end], want_pts[start:end],
-                                 frames)
+                                 frames, bound)
                 start = end
         except _SeekMissed:
             # the container seeks inexactly (e.g. MPEG-TS seeks by byte
             # position): decode from the start, now and from now on
             self.sequential = True
             frames.clear()
-            self._decode_from_start(uniq, frames)
+            self._decode_from_start(uniq, frames, bound)
         return self._gather(inds, uniq, frames)
 
     def _gather(self, inds: np.ndarray, uniq: np.ndarray,
@@ -230,10 +301,11 @@ class PyAVSeekReader:
                                f'for indices {missing[:5]}')
         return np.stack([frames[int(i)] for i in inds])
 
-    def _decode_from_start(self, idx: np.ndarray,
-                           out: Dict[int, np.ndarray]) -> None:
+    def _decode_from_start(self, idx: np.ndarray, out: Dict[int, np.ndarray],
+                           bound: Optional[int]) -> None:
         """Decode from the first frame until the frames ``idx``
-        (ascending display-order indices) are in ``out``."""
+        (ascending display-order indices) are in ``out``, bounded to a
+        short side of ``bound``."""
         import av
         # reopening is the one way back to the start that works for every
         # container (a seek to 0 needs a keyframe timestamp <= 0)
@@ -245,28 +317,27 @@ class PyAVSeekReader:
         stream.thread_count = self._stream.thread_count
         self._stream = stream
         wanted, last = set(idx.tolist()), int(idx[-1])
-        convert = self._reformatter.reformat
         for i, frame in enumerate(self._container.decode(stream)):
             if i in wanted:
-                out[i] = convert(frame, format='rgb24').to_ndarray()
+                out[i] = self._rgb(frame, bound)
             if i >= last:
                 break
 
     def _decode_run(self, key_pts: int, idx: np.ndarray, pts: np.ndarray,
-                    out: Dict[int, np.ndarray]) -> None:
+                    out: Dict[int, np.ndarray], bound: Optional[int]) -> None:
         """Seek to ``key_pts`` and decode until the frames ``idx`` (whose
-        timestamps are ``pts``, ascending) are in ``out``."""
+        timestamps are ``pts``, ascending) are in ``out``, bounded to a
+        short side of ``bound``."""
         container, stream = self._container, self._stream
         ctx = stream.codec_context
         wanted = dict(zip(pts.tolist(), idx.tolist()))
         unsent = set(wanted)
-        convert = self._reformatter.reformat
 
         def take(frames) -> None:
             for frame in frames:
                 i = wanted.get(frame.pts)
                 if i is not None and i not in out:
-                    out[i] = convert(frame, format='rgb24').to_ndarray()
+                    out[i] = self._rgb(frame, bound)
 
         container.seek(key_pts, backward=True, any_frame=False, stream=stream)
         ctx.flush_buffers()
@@ -344,6 +415,41 @@ def _rewind(source: Union[str, BinaryIO]) -> Union[str, BinaryIO]:
     if not isinstance(source, str):
         source.seek(0)
     return source
+
+
+def read_frames(
+        reader,
+        inds: np.ndarray,
+        max_short_side: Optional[int] = None
+) -> Tuple[np.ndarray, Tuple[int, int]]:
+    """The frames at ``inds`` from any reader of :class:`VideoInit`.
+
+    Repeated indices are decoded once.
+
+    Args:
+        reader: a :class:`PyAVSeekReader`, :class:`NpyFrameReader` or
+            ``decord.VideoReader``.
+        inds (np.ndarray): ``(N, )`` frame indices, any order.
+        max_short_side (int, optional): see :class:`VideoDecode`.
+
+    Returns:
+        tuple[np.ndarray, tuple[int, int]]: ``(N, H, W, 3)`` uint8 RGB
+        frames, and the ``(H, W)`` of the source frames.
+    """
+    uniq, inverse = np.unique(inds, return_inverse=True)
+    if isinstance(reader, PyAVSeekReader):
+        batch = reader.get_batch(uniq, max_short_side=max_short_side)
+        source_shape = reader.source_shape
+    else:
+        batch = reader.get_batch(uniq)
+        if not isinstance(batch, np.ndarray):
+            batch = batch.asnumpy()  # decord NDArray
+        source_shape = batch.shape[1:3]
+        batch = bound_short_side(batch, max_short_side)
+    # uniq is sorted: a clip list such as 0..28 then 11..39 (two test
+    # clips) has distinct but unordered indices and needs the gather too
+    in_order = len(uniq) == len(inds) and bool(np.all(uniq == inds))
+    return (batch if in_order else batch[inverse]), tuple(source_shape)
 
 
 @TRANSFORMS.register_module()
@@ -503,36 +609,44 @@ class VideoDecode(BaseTransform):
     **Required Keys:** video_reader, frame_inds, filename (for the fallback)
 
     **Added Keys:** imgs (``(T, H, W, 3)`` uint8 RGB array),
-    original_shape, img_shape
+    original_shape (the source frame size), img_shape
 
     Args:
         fallback (str | None): ``'pyav'`` re-reads the frames with
             :class:`PyAVSeekReader` when decord raises while decoding.
             Defaults to ``'pyav'``.
+        max_short_side (int, optional): area-downsample frames whose short
+            side is longer, aspect kept (the size of MMAction2's
+            ``Resize(scale=(-1, max_short_side))``). It bounds what the
+            workers hand on when the augmentation runs on the device
+            (:class:`~mmmae.datasets.transforms.PackLazyActionInputs`
+            ships the crop at the decoded resolution). The PyAV reader
+            fuses it with the RGB conversion (swscale scales the luma and
+            the subsampled chroma planes, as FFmpeg's ``scale`` filter);
+            other readers resize the RGB frames (cv2 ``INTER_AREA``). The
+            two agree in luma; chroma edges differ by a few levels.
+            Defaults to None: frames at their source size.
     """
 
-    def __init__(self, fallback: Optional[str] = 'pyav') -> None:
+    def __init__(self,
+                 fallback: Optional[str] = 'pyav',
+                 max_short_side: Optional[int] = None) -> None:
         if fallback not in (None, 'pyav'):
             raise ValueError(f"fallback must be None or 'pyav', got "
                              f'{fallback!r}')
+        if max_short_side is not None and int(max_short_side) < 1:
+            raise ValueError('max_short_side must be a positive int or None, '
+                             f'got {max_short_side!r}')
         self.fallback = fallback
-
-    @staticmethod
-    def _read(reader, inds: np.ndarray) -> np.ndarray:
-        uniq, inverse = np.unique(inds, return_inverse=True)
-        batch = reader.get_batch(uniq)
-        if not isinstance(batch, np.ndarray):
-            batch = batch.asnumpy()  # decord NDArray
-        # uniq is sorted: a clip list such as 0..28 then 11..39 (two test
-        # clips) has distinct but unordered indices and needs the gather too
-        in_order = len(uniq) == len(inds) and bool(np.all(uniq == inds))
-        return batch if in_order else batch[inverse]
+        self.max_short_side = (None if max_short_side is None else
+                               int(max_short_side))
 
     def transform(self, results: dict) -> dict:
         reader = results['video_reader']
         inds = np.asarray(results['frame_inds']).reshape(-1)
         try:
-            imgs = self._read(reader, inds)
+            imgs, source_shape = read_frames(reader, inds,
+                                             self.max_short_side)
         except Exception:
             if (self.fallback is None
                     or results.get('video_backend', 'decord') != 'decord'):
@@ -540,15 +654,17 @@ class VideoDecode(BaseTransform):
             source = results.get('video_source') or results['filename']
             reader = PyAVSeekReader(
                 _rewind(source), name=results['filename'])
-            imgs = self._read(reader, inds)
+            imgs, source_shape = read_frames(reader, inds,
+                                             self.max_short_side)
             results['video_backend'] = self.fallback
         results['frame_inds'] = inds
         results['video_reader'] = None
         results.pop('video_source', None)  # may hold a whole remote file
         results['imgs'] = imgs
-        results['original_shape'] = imgs.shape[1:3]
+        results['original_shape'] = tuple(source_shape)
         results['img_shape'] = imgs.shape[1:3]
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(fallback={self.fallback!r})'
+        return (f'{self.__class__.__name__}(fallback={self.fallback!r}, '
+                f'max_short_side={self.max_short_side!r})')

@@ -46,8 +46,8 @@ class VideoMAEDataPreprocessor(BaseDataPreprocessor):
     ``(B, V, C, T, H, W)`` / ``(B, C, T, H, W)``. Views are flattened into the
     batch, so the model sees ``(B*V, C, T, H, W)`` float32. Samples packed by
     :class:`~mmmae.datasets.transforms.PackLazyActionInputs` (uint8
-    ``(T, H, W, C)`` at the decoded size, crop / resize / flip only drawn)
-    are cropped, resized and flipped here, on the device, as one batch
+    ``(T, H, W, C)`` at the decoded resolution, crop / resize / flip only
+    drawn) are cropped, resized and flipped here, on the device, as one batch
     (:func:`~mmmae.models.data_preprocessors.lazy_geometry.
     apply_lazy_geometry`).
 

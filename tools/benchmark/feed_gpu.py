@@ -18,6 +18,11 @@ Writes ``--videos`` realistic H.264 clips (``data_pipeline.make_video``,
    ``-devaug`` recipe pays its device augmentation here too): clips/s;
 
 and prints clips/s of both and their ratio per recipe, all in one process.
+
+``device-augment-cache-rep4`` is the ``-devaug`` recipe reading a
+pre-decoded frame cache of the same videos (``.npy``, short side 256, built
+once and untimed) with ``num_repeats=4`` (a batch of ``--batch`` clips is
+``--batch / 4`` reads): the lightest load on the workers.
 Run it on the GPU machine with the host's cores as workers
 (``tools/benchmark/gpu_feed_check.sh``); on a CPU it only checks that the
 script works.
@@ -46,12 +51,15 @@ CONFIGS = {
     'configs/videomae/videomae_vit-base-p16_64xb32-devaug-800e_'
     'kinetics400.py',
 }
+#: recipe -> (the recipe whose config it uses, repeats); reads the cache
+CACHED = {'device-augment-cache-rep4': ('device-augment', 4)}
+CACHE_SHORT_SIDE = 256
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--recipes', nargs='+', default=list(CONFIGS),
-                   help='names of CONFIGS, or NAME=CONFIG pairs')
+                   help='names of CONFIGS or CACHED, or NAME=CONFIG pairs')
     p.add_argument('--device', default='cuda')
     p.add_argument('--batch', type=int, default=32)
     p.add_argument('--workers', type=int, default=os.cpu_count() - 2)
@@ -75,11 +83,19 @@ def _cfg_value(text: str):
         return text
 
 
-def build_runner(config: str, args, ann: str, video_dir: str, work: str):
+def build_runner(config: str,
+                 args,
+                 ann: str,
+                 video_dir: str,
+                 work: str,
+                 repeats: int = 1):
+    """The Runner of ``config`` on the test videos; with ``repeats`` > 1,
+    on their frame cache (``video_dir`` holds it) with that many clips per
+    read, still ``args.batch`` clips per step."""
     from mmmae.apis.runner import build_runner as build
     from mmmae.apis.runner import prepare_train_config
     options = {
-        'train_dataloader.batch_size': args.batch,
+        'train_dataloader.batch_size': args.batch // repeats,
         'train_dataloader.num_workers': args.workers,
         'train_dataloader.persistent_workers': args.workers > 0,
         'train_dataloader.dataset.ann_file': ann,
@@ -93,6 +109,15 @@ def build_runner(config: str, args, ann: str, video_dir: str, work: str):
         options[key] = _cfg_value(value)
     cfg = prepare_train_config(config, work_dir=work, amp=args.amp,
                                cfg_options=options)
+    if repeats > 1:
+        data = cfg.train_dataloader
+        data.dataset.num_repeats = repeats
+        data.collate_fn = dict(type='repeat_pseudo_collate')
+        data.dataset.pipeline = [
+            dict(type='mmmae.FrameCacheInit')
+            if t['type'].split('.')[-1] == 'VideoInit' else t
+            for t in data.dataset.pipeline
+        ]
     return build(cfg)
 
 
@@ -111,13 +136,18 @@ def time_steps(runner, batches, device, iters: int) -> float:
     return time.perf_counter() - t0
 
 
-def measure(name: str, config: str, args, ann: str, video_dir: str,
-            work: str) -> dict:
+def measure(name: str,
+            config: str,
+            args,
+            ann: str,
+            video_dir: str,
+            work: str,
+            repeats: int = 1) -> dict:
     import itertools
 
     import torch
     runner = build_runner(config, args, ann, video_dir,
-                          osp.join(work, name))
+                          osp.join(work, name), repeats)
     runner.model.to(args.device)
     runner.model.train()
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
@@ -129,7 +159,7 @@ def measure(name: str, config: str, args, ann: str, video_dir: str,
     model_only = time_steps(runner, itertools.repeat(one), device,
                             args.iters)
     clips = args.batch * args.iters
-    out = dict(config=config, e2e_clips_per_s=clips / e2e,
+    out = dict(config=config, repeats=repeats, e2e_clips_per_s=clips / e2e,
                model_only_clips_per_s=clips / model_only)
     out['e2e_vs_model_only'] = model_only / e2e
     print(f'[feed] {name}: end to end {out["e2e_clips_per_s"]:.1f} '
@@ -140,6 +170,18 @@ def measure(name: str, config: str, args, ann: str, video_dir: str,
     return out
 
 
+def _cycled(ann: str, num: int, tag: str) -> str:
+    """An annotation list of at least ``num`` entries cycling through those
+    of ``ann``, written next to it."""
+    with open(ann) as f:
+        names = [line.split()[0] for line in f if line.strip()]
+    out = osp.join(osp.dirname(ann), f'feed_{tag}.txt')
+    with open(out, 'w') as f:
+        f.write(''.join(f'{names[i % len(names)]} 0\n'
+                        for i in range(max(num, len(names)))))
+    return out
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     from data_pipeline import prepare_videos
@@ -147,29 +189,38 @@ def main(argv=None) -> int:
     os.makedirs(video_dir, exist_ok=True)
     t0 = time.perf_counter()
     ann = prepare_videos(video_dir, args.res, args.videos)
-    # enough entries for warm-up + timed steps without an epoch boundary
-    with open(ann) as f:
-        lines = f.read().split()
-    names = lines[0::2]
-    need = args.batch * (args.warmup + args.iters + 2)
-    with open(ann, 'w') as f:
-        f.write(''.join(f'{names[i % len(names)]} 0\n'
-                        for i in range(max(need, len(names)))))
-    print(f'[feed] {args.videos} videos at {args.res}p ready '
-          f'({time.perf_counter() - t0:.0f} s); batch {args.batch}, '
-          f'{args.workers} workers, {args.iters} timed steps', flush=True)
     recipes = {}
     for item in args.recipes:
         name, _, path = item.partition('=')
-        recipes[name] = path or CONFIGS[name]
+        base, repeats = CACHED.get(name, (name, 1))
+        recipes[name] = (path or CONFIGS[base], repeats)
+    data = dict(videos=(ann, video_dir))
+    if any(repeats > 1 for _, repeats in recipes.values()):
+        from mmmae.datasets.frame_cache import cache_dataset
+        cache_root = osp.join(video_dir,
+                              f'cache_{args.res}_{CACHE_SHORT_SIDE}')
+        cache_ann, failed = cache_dataset(
+            ann, video_dir, cache_root, short_side=CACHE_SHORT_SIDE)
+        if failed:
+            raise RuntimeError(f'could not cache {failed}')
+        data['cache'] = (cache_ann, cache_root)
+    # enough entries for warm-up + timed steps without an epoch boundary
+    need = args.batch * (args.warmup + args.iters + 2)
+    for name, (path, root) in data.items():
+        data[name] = (_cycled(path, need, name), root)
+    print(f'[feed] {args.videos} videos at {args.res}p ready '
+          f'({time.perf_counter() - t0:.0f} s); batch {args.batch}, '
+          f'{args.workers} workers, {args.iters} timed steps', flush=True)
     work = tempfile.mkdtemp(prefix='mmmae_feed_work_')
     results = dict(
         argv=sys.argv[1:],
         date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
         cpus=os.cpu_count(),
         recipes={
-            name: measure(name, path, args, ann, video_dir, work)
-            for name, path in recipes.items()
+            name: measure(name, path, args,
+                          *data['cache' if repeats > 1 else 'videos'], work,
+                          repeats)
+            for name, (path, repeats) in recipes.items()
         })
     print('| recipe | end to end clips/s | model only clips/s | '
           'end to end / model only |\n|---|---|---|---|')

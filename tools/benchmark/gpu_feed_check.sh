@@ -7,8 +7,9 @@
 #   1. end to end vs model only (tools/benchmark/feed_gpu.py): ViT-B
 #      VideoMAE pretraining, batch 32, bf16 autocast, generated 320x240
 #      H.264 mp4s, all host cores but 2 as DataLoader workers; the eager
-#      recipe (augmentation in the workers) and the -devaug recipe
-#      (augmentation in the data preprocessor, on the GPU);
+#      recipe (augmentation in the workers), the -devaug recipe
+#      (augmentation in the data preprocessor, on the GPU), and the -devaug
+#      recipe on a frame cache of the videos with num_repeats=4;
 #   2. the same with num_repeats=2 (one decode, two clips);
 #   3. the CPU side alone: the data-pipeline benchmark at 320x240 with the
 #      per-stage breakdown, on this host's CPU;
@@ -54,7 +55,8 @@ FEED="$PY tools/benchmark/feed_gpu.py --device cuda --batch 32 --amp \
     --workers $WORKERS --iters 30 --warmup 8 --videos 32 \
     --video-dir $DEST/videos"
 step 1 "end to end vs model only, ViT-B batch 32 bf16" 420 feed_b32 \
-    $FEED --json "$DEST/feed_b32.json"
+    $FEED --json "$DEST/feed_b32.json" --recipes cpu-augment \
+    device-augment device-augment-cache-rep4
 step 2 "the same with num_repeats=2" 300 feed_b32_rep2 \
     $FEED --json "$DEST/feed_b32_rep2.json" --cfg-options \
     train_dataloader.dataset.num_repeats=2 \

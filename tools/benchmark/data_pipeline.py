@@ -447,7 +447,8 @@ def stage_breakdown(spec: dict,
 
 def decode_floor(records: list) -> Dict[str, float]:
     """Lower bounds, CPU ms per decoded clip, of what any frame-exact reader
-    of these clips spends: opening the container, and decoding every
+    of these clips spends: opening the container (as FFmpeg opens it,
+    stream probing included), and decoding every
     reference frame from the keyframe before each clip up to its last
     wanted frame plus the wanted frames themselves (non-reference frames
     that are not wanted are skipped). The packets are demuxed beforehand

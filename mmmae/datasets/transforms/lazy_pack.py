@@ -7,9 +7,9 @@ random parameters exactly as usual but only record the result in
 size), leaving the frames untouched; ``mmaction.Fuse`` would then crop,
 resize and flip on the CPU. :class:`PackLazyActionInputs` takes the place of
 ``Fuse`` + ``FormatShape`` + ``PackActionInputs``: it packs the decoded
-frames as they are (uint8 ``(T, H, W, C)``, no copy) with the recorded
-parameters, and the data preprocessor applies them to the whole batch on the
-device (:func:`mmmae.models.data_preprocessors.apply_lazy_geometry`).
+uint8 frames ``(T, H, W, C)`` with the recorded parameters, and the data
+preprocessor applies them to the whole batch on the device
+(:func:`mmmae.models.data_preprocessors.apply_lazy_geometry`).
 
 A worker then only decodes and draws numbers: resize, flip, layout
 change, float conversion and normalisation leave the CPU. The one thing it

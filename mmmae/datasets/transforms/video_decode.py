@@ -264,9 +264,8 @@ class PyAVSeekReader:
                              f'[0, {len(self)}): {inds.min()}..{inds.max()}')
         uniq = np.unique(inds)
         frames: Dict[int, np.ndarray] = {}
-        bound = max_short_side  # the helpers' name for it
         if self.sequential:
-            self._decode_from_start(uniq, frames, bound)
+            self._decode_from_start(uniq, frames, max_short_side)
             return self._gather(inds, uniq, frames)
         want_pts = self._pts[uniq]
         start = 0
@@ -281,14 +280,14 @@ class PyAVSeekReader:
                         int(want_pts[end])) == key):
                     end += 1
                 self._decode_run(key, uniq[start:end], want_pts[start:end],
-                                 frames, bound)
+                                 frames, max_short_side)
                 start = end
         except _SeekMissed:
             # the container seeks inexactly (e.g. MPEG-TS seeks by byte
             # position): decode from the start, now and from now on
             self.sequential = True
             frames.clear()
-            self._decode_from_start(uniq, frames, bound)
+            self._decode_from_start(uniq, frames, max_short_side)
         return self._gather(inds, uniq, frames)
 
     def _gather(self, inds: np.ndarray, uniq: np.ndarray,

@@ -17,22 +17,9 @@ import os
 import os.path as osp
 from typing import Callable, List, Optional, Tuple
 
-import cv2
 import numpy as np
 
-__all__ = ['cache_video', 'cache_dataset', 'cached_size']
-
-
-def cached_size(h: int, w: int, short_side: Optional[int]) -> Tuple[int, int]:
-    """``(h, w)`` after resizing the short side to ``short_side``.
-
-    Never upscales; ``None`` or 0 keeps the size.
-    """
-    if not short_side or min(h, w) <= short_side:
-        return h, w
-    if h <= w:
-        return short_side, max(1, int(round(w * short_side / h)))
-    return max(1, int(round(h * short_side / w))), short_side
+__all__ = ['cache_video', 'cache_dataset']
 
 
 def cache_video(src: str,
@@ -50,15 +37,16 @@ def cache_video(src: str,
     Args:
         src (str): video file.
         dst (str): output ``.npy`` path (folders are created).
-        short_side (int, optional): resize (``cv2.INTER_AREA``) so that the
-            short side is this long; never upscales. Defaults to None.
+        short_side (int, optional): area-downsample so that the short side
+            is this long, as ``VideoDecode(max_short_side=...)`` does; never
+            upscales. Defaults to None.
         backend (str): ``'decord'`` (with the PyAV fallback) or ``'pyav'``.
         chunk (int): frames decoded per batch. Defaults to 64.
 
     Returns:
         tuple[int, int, int]: ``(T, H, W)`` of the cache.
     """
-    from mmmae.datasets.transforms.video_decode import VideoInit
+    from mmmae.datasets.transforms.video_decode import VideoInit, read_frames
     init = VideoInit(backend=backend, fallback='pyav')
     reader = init.transform(dict(filename=src))['video_reader']
     num = len(reader)
@@ -69,22 +57,14 @@ def cache_video(src: str,
     out = None
     for start in range(0, num, chunk):
         inds = np.arange(start, min(start + chunk, num))
-        batch = reader.get_batch(inds)
-        if not isinstance(batch, np.ndarray):
-            batch = batch.asnumpy()
-        h, w = batch.shape[1:3]
-        nh, nw = cached_size(h, w, short_side)
+        batch, _ = read_frames(reader, inds, short_side or None)
         if out is None:
             # open_memmap writes a standard .npy header: np.load(mmap_mode)
             # reads it back without this module
             out = np.lib.format.open_memmap(
-                tmp, mode='w+', dtype=np.uint8, shape=(num, nh, nw, 3))
-        if (nh, nw) == (h, w):
-            out[inds] = batch
-        else:
-            for i, frame in zip(inds, batch):
-                cv2.resize(frame, (nw, nh), dst=out[i],
-                           interpolation=cv2.INTER_AREA)
+                tmp, mode='w+', dtype=np.uint8,
+                shape=(num, ) + batch.shape[1:3] + (3, ))
+        out[inds] = batch
     shape = out.shape
     out.flush()
     del out

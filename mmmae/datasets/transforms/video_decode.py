@@ -75,7 +75,9 @@ def bounded_size(height: int, width: int,
     if max_short_side is None or short <= max_short_side:
         return height, width
     scale = max_short_side / short
-    return int(height * scale + 0.5), int(width * scale + 0.5)
+    out_h = max(1, int(height * scale + 0.5))
+    out_w = max(1, int(width * scale + 0.5))
+    return out_h, out_w
 
 
 def bound_short_side(frames: np.ndarray,

@@ -61,6 +61,30 @@ def _scan(folder: str, extensions: Sequence[str]) -> Dict[str, str]:
     return found
 
 
+def check_modalities(modalities: Sequence[str],
+                     missing: str) -> Tuple[str, ...]:
+    """The ``modalities`` and ``missing`` arguments of the multi-modal
+    datasets, checked.
+
+    Returns:
+        tuple[str, ...]: the modality names.
+
+    Raises:
+        ValueError: no names, a plain string, a repeated name, or
+            ``missing`` other than ``'error'`` / ``'skip'``.
+    """
+    if isinstance(modalities, str) or not modalities:
+        raise ValueError('modalities must be a non-empty sequence of '
+                         f'names, got {modalities!r}')
+    names = tuple(modalities)
+    if len(set(names)) != len(names):
+        raise ValueError(f'modalities has duplicates: {modalities!r}')
+    if missing not in ('error', 'skip'):
+        raise ValueError(f"missing must be 'error' or 'skip', got "
+                         f'{missing!r}')
+    return names
+
+
 @DATASETS.register_module()
 class MultiModalFolderDataset(BaseDataset):
     """Aligned multi-modal image folders, matched by name.
@@ -105,18 +129,10 @@ class MultiModalFolderDataset(BaseDataset):
                  max_logged_names: int = 10,
                  pipeline: Sequence = (),
                  **kwargs) -> None:
-        if isinstance(modalities, str) or not modalities:
-            raise ValueError('modalities must be a non-empty sequence of '
-                             f'names, got {modalities!r}')
-        self.modalities = tuple(modalities)
-        if len(set(self.modalities)) != len(self.modalities):
-            raise ValueError(f'modalities has duplicates: {modalities!r}')
+        self.modalities = check_modalities(modalities, missing)
         if main_modality not in self.modalities:
             raise ValueError(f'main_modality={main_modality!r} is not one of '
                              f'modalities={self.modalities}')
-        if missing not in ('error', 'skip'):
-            raise ValueError(f"missing must be 'error' or 'skip', got "
-                             f'{missing!r}')
         self.split = split
         self.main_modality = main_modality
         self.missing = missing

@@ -23,6 +23,7 @@ from mmengine.fileio import list_from_file
 from mmengine.logging import print_log
 
 from mmmae.registry import DATASETS
+from .multimodal_dataset import check_modalities
 from .transforms.multimodal import _kind_of
 from .transforms.multimodal_video import DEFAULT_DEPTH_SCALE
 from .video_dataset import VideoMAEDataset, _name_list
@@ -99,16 +100,8 @@ class MultiModalVideoDataset(BaseDataset):
                  classes_file: Optional[str] = None,
                  max_logged_names: int = 10,
                  **kwargs) -> None:
-        if isinstance(modalities, str) or not modalities:
-            raise ValueError('modalities must be a non-empty sequence of '
-                             f'names, got {modalities!r}')
-        self.modalities = tuple(modalities)
-        if len(set(self.modalities)) != len(self.modalities):
-            raise ValueError(f'modalities has duplicates: {modalities!r}')
+        self.modalities = check_modalities(modalities, missing)
         self.kinds = {m: _kind_of(m, kinds) for m in self.modalities}
-        if missing not in ('error', 'skip'):
-            raise ValueError(f"missing must be 'error' or 'skip', got "
-                             f'{missing!r}')
         self.split = split
         self.video_ext = video_ext
         self.missing = missing

@@ -6,6 +6,27 @@ T, S, P, TUB, K = 4, 32, 8, 2, 6
 GRID = (T // TUB, S // P, S // P)  # (2, 4, 4): 32 tokens per modality
 
 
+def video_backbone_cfg(**kwargs):
+    """The ``MultiModalViT`` of :func:`video_mae_cfg`; ``kwargs`` update
+    it."""
+    cfg = dict(
+        type='mmmae.MultiModalViT',
+        input_adapters=dict(
+            rgb=dict(type='mmmae.TubeletInputAdapter', in_channels=3),
+            depth=dict(type='mmmae.TubeletInputAdapter', in_channels=1),
+            semseg=dict(
+                type='mmmae.SemSegTubeletAdapter',
+                num_classes=K,
+                dim_class_emb=8)),
+        arch=dict(embed_dims=32, num_layers=2, num_heads=2, mlp_ratio=2.),
+        img_size=S,
+        patch_size=P,
+        num_frames=T,
+        tubelet_size=TUB)
+    cfg.update(kwargs)
+    return cfg
+
+
 def video_mae_cfg():
     common = dict(
         type='mmmae.MultiModalVideoDecoder',
@@ -20,20 +41,7 @@ def video_mae_cfg():
         context_tasks=['rgb', 'depth', 'semseg'])
     return dict(
         type='mmmae.MultiMAE',
-        backbone=dict(
-            type='mmmae.MultiModalViT',
-            input_adapters=dict(
-                rgb=dict(type='mmmae.TubeletInputAdapter', in_channels=3),
-                depth=dict(type='mmmae.TubeletInputAdapter', in_channels=1),
-                semseg=dict(
-                    type='mmmae.SemSegTubeletAdapter',
-                    num_classes=K,
-                    dim_class_emb=8)),
-            arch=dict(embed_dims=32, num_layers=2, num_heads=2, mlp_ratio=2.),
-            img_size=S,
-            patch_size=P,
-            num_frames=T,
-            tubelet_size=TUB),
+        backbone=video_backbone_cfg(),
         neck=dict(
             type='mmmae.MultiMAEDecoder',
             output_adapters=dict(

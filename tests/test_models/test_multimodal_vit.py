@@ -6,6 +6,7 @@ rgb + depth + semseg *videos*."""
 import pytest
 import torch
 from _multimae_helpers import tiny_backbone_cfg
+from _multimodal_video_helpers import video_backbone_cfg
 from _videomae_helpers import TINY_ARCH
 from conftest import load_fixture
 
@@ -80,22 +81,7 @@ def test_core_reproduces_multimae_encoder():
 
 
 def _video_core(**kwargs):
-    cfg = dict(
-        type='mmmae.MultiModalViT',
-        input_adapters=dict(
-            rgb=dict(type='mmmae.TubeletInputAdapter', in_channels=3),
-            depth=dict(type='mmmae.TubeletInputAdapter', in_channels=1),
-            semseg=dict(
-                type='mmmae.SemSegTubeletAdapter',
-                num_classes=6,
-                dim_class_emb=8)),
-        arch=dict(embed_dims=32, num_layers=2, num_heads=2, mlp_ratio=2.),
-        img_size=32,
-        patch_size=8,
-        num_frames=4,
-        tubelet_size=2)
-    cfg.update(kwargs)
-    return MODELS.build(cfg).eval()
+    return MODELS.build(video_backbone_cfg(**kwargs)).eval()
 
 
 def _video_inputs(B=2, T=4, S=32):

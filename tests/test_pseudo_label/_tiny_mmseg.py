@@ -47,3 +47,18 @@ def write_config(path, model_cfg):
         f.write("default_scope = 'mmseg'\n")
         f.write(f'model = {pprint.pformat(model_cfg)}\n')
     return str(path)
+
+
+def write_seg_checkpoint(path, classes, seed=0):
+    """Save a freshly initialised (``torch.manual_seed(seed)``)
+    ``seg_model_cfg(len(classes))`` with ``classes`` in its meta, as an
+    mmseg checkpoint; returns the path."""
+    import torch
+
+    from mmmae.pseudo_label import build_mmseg_model
+    torch.manual_seed(seed)
+    model = build_mmseg_model(seg_model_cfg(num_classes=len(classes)))
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=list(classes)))),
+               path)
+    return str(path)

@@ -9,18 +9,17 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import REPO_ROOT, random_video, run_tool, write_mp4
 from mmmae.datasets.transforms import NpzFrames, VideoInit, read_frames
-from mmmae.pseudo_label import (MMSegSemSegLabeler, build_mmseg_model,
-                                generate_pseudo_labels, is_valid_frames)
+from mmmae.pseudo_label import (MMSegSemSegLabeler, generate_pseudo_labels,
+                                is_valid_frames)
 from mmmae.pseudo_label import generate as gen
 from mmmae.registry import DATASETS
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_pseudo_label'))
 from _tiny_mmseg import (depth_model_cfg, seg_model_cfg,  # noqa: E402
-                         write_config)
+                         write_config, write_seg_checkpoint)
 
 SCRIPT = 'tools/generate_pseudo_labels.py'
 H, W = 40, 56  # not multiples of 32
@@ -38,12 +37,7 @@ def setup(tmp_path_factory):
         f.write('a 0\nsub/b 1\n')
     seg_cfg = write_config(base / 'seg.py', seg_model_cfg(num_classes=6))
     dep_cfg = write_config(base / 'depth.py', depth_model_cfg(8.0))
-    torch.manual_seed(0)
-    model = build_mmseg_model(seg_model_cfg(num_classes=6))
-    ckpt = str(base / 'seg.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=list('abcdef')))),
-               ckpt)
+    ckpt = write_seg_checkpoint(base / 'seg.pth', 'abcdef')
     return dict(root=root, seg_cfg=seg_cfg, dep_cfg=dep_cfg, ckpt=ckpt)
 
 

@@ -21,7 +21,7 @@ from mmmae.pseudo_label import generate as gen
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_pseudo_label'))
 from _tiny_mmseg import (depth_model_cfg, seg_model_cfg,  # noqa: E402
-                         write_config)
+                         write_config, write_seg_checkpoint)
 
 SCRIPT = 'tools/generate_pseudo_labels.py'
 N = 6  # images of 50x70 (not multiples of 32)
@@ -39,13 +39,7 @@ def setup(tmp_path_factory):
                osp.join(sub, 'img5.png'))
     seg_cfg = write_config(base / 'seg.py', seg_model_cfg(num_classes=6))
     dep_cfg = write_config(base / 'depth.py', depth_model_cfg(8.0))
-    torch.manual_seed(0)
-    from mmmae.pseudo_label import build_mmseg_model
-    model = build_mmseg_model(seg_model_cfg(num_classes=6))
-    ckpt = str(base / 'seg.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(
-                        classes=['a', 'b', 'c', 'd', 'e', 'f']))), ckpt)
+    ckpt = write_seg_checkpoint(base / 'seg.pth', 'abcdef')
     return dict(root=root, seg_cfg=seg_cfg, dep_cfg=dep_cfg, ckpt=ckpt)
 
 
